@@ -1,0 +1,1 @@
+# src/ctl build fragment

@@ -1,0 +1,1 @@
+# src/replay build fragment

@@ -1,0 +1,1 @@
+# src/sink build fragment

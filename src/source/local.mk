@@ -1,0 +1,1 @@
+# src/source build fragment

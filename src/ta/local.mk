@@ -1,0 +1,1 @@
+# src/ta build fragment
