@@ -1,0 +1,1 @@
+# src/core/clock.mk build fragment

@@ -1,0 +1,1 @@
+# src/sink/encode.mk build fragment

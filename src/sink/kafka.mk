@@ -1,0 +1,1 @@
+# src/sink/kafka.mk build fragment

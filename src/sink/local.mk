@@ -1,1 +1,0 @@
-# src/sink build fragment

@@ -1,0 +1,1 @@
+# src/ta/bars.mk build fragment

@@ -1,0 +1,1 @@
+# src/ta/indicators.mk build fragment

@@ -1,1 +1,0 @@
-# src/ta build fragment
