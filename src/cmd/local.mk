@@ -1,1 +1,12 @@
-# src/cmd build fragment
+# src/cmd: the thin main() files and src/daemon, the daemon's composition root.
+src_libtorghut_a_SOURCES += \
+	src/daemon/daemon.c src/daemon/daemon.h src/daemon/daemon_int.h \
+	src/daemon/args.c src/daemon/commands.c
+
+sbin_PROGRAMS += src/torghutd
+src_torghutd_SOURCES = src/cmd/torghutd.c
+src_torghutd_LDADD = $(TG_PROG_LIBS)
+
+bin_PROGRAMS += src/torghutctl
+src_torghutctl_SOURCES = src/cmd/torghutctl.c
+src_torghutctl_LDADD = $(TG_PROG_LIBS)

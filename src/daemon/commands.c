@@ -1,0 +1,95 @@
+/* commands.c - the control commands torghutd answers. */
+#include "config.h"
+
+#include "daemon/daemon_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static struct daemon *daemon_of(void *arg)
+{
+	struct daemon *d = arg;
+	if (!d || d->magic != DAEMON_MAGIC)
+		abort(); /* a corrupted callback argument: nothing safe to do */
+	return d;
+}
+
+static const char *state_name(enum daemon_state s)
+{
+	return s == DAEMON_RUNNING ? "running" : s == DAEMON_DRAINING ? "draining" : "starting";
+}
+
+static void cmd_status(void *arg, struct ctl_call *call, json_t *req)
+{
+	struct daemon *d = daemon_of(arg);
+	const struct conf *c = d->conf;
+	struct ctl_server_stats cs = {0};
+	json_t *warnings = json_array();
+
+	if (d->ctl)
+		ctl_server_stats(d->ctl, &cs);
+	if (strcmp(c->kafka_bootstrap, "embedded") == 0)
+		json_array_append_new(warnings, json_string("kafka.bootstrap.servers=embedded: the in-process Kafka is not durable"));
+
+	json_t *subs = json_pack("{s:{s:s,s:s,s:I,s:I,s:I,s:i}, s:{s:s,s:I,s:I}}",
+		"ctl", "state", d->ctl ? "listening" : "closed", "socket", c->control_socket,
+			"accepted", (json_int_t)cs.accepted, "refused", (json_int_t)cs.refused,
+			"requests", (json_int_t)cs.requests, "clients", (int)cs.clients,
+		"conf", "state", d->reloading ? "reloading" : "loaded", "reloads", (json_int_t)d->reloads,
+			"reload_failures", (json_int_t)d->reload_failures);
+	json_t *r = json_pack("{s:s,s:I,s:f,s:s,s:s,s:s,s:s,s:s?,s:o,s:o,s:{s:b,s:I}}",
+		"version", PACKAGE_VERSION,
+		"pid", (json_int_t)getpid(),
+		"uptime_s", (double)((int64_t)uv_hrtime() - d->start_mono_ns) / 1e9,
+		"state", state_name(d->state),
+		"profile", conf_profile_name(c->profile),
+		"role", conf_role_name(c->role),
+		"log_level", log_level_name(d->log->level),
+		"config", c->path,
+		"subsystems", subs,
+		"warnings", warnings,
+		"systemd", "notify", d->notify.enabled, "watchdog_usec", (json_int_t)d->notify.watchdog_usec);
+	ctl_call_reply(call, r);
+}
+
+static void cmd_log_level(void *arg, struct ctl_call *call, json_t *req)
+{
+	struct daemon *d = daemon_of(arg);
+	json_t *lv = json_object_get(req, "level");
+	enum log_level prev = d->log->level, next;
+
+	if (!lv) {
+		ctl_call_reply(call, json_pack("{s:s}", "level", log_level_name(prev)));
+		return;
+	}
+	if (!json_is_string(lv) || log_level_parse(json_string_value(lv), &next) < 0) {
+		ctl_call_fail(call, "\"level\" must be one of error, warn, info, debug");
+		return;
+	}
+	d->log->level = next;
+	log_info(d->log, LOG_SUB_CTL, "log level %s -> %s", log_level_name(prev), log_level_name(next));
+	ctl_call_reply(call, json_pack("{s:s,s:s}", "level", log_level_name(next), "previous", log_level_name(prev)));
+}
+
+static void cmd_reload(void *arg, struct ctl_call *call, json_t *req)
+{
+	daemon_reload(daemon_of(arg), call);
+}
+
+static void cmd_drain(void *arg, struct ctl_call *call, json_t *req)
+{
+	struct daemon *d = daemon_of(arg);
+	/* Answer first: the drain closes the control socket last, after the
+	 * reply has been written. */
+	ctl_call_reply(call, json_pack("{s:b}", "draining", 1));
+	daemon_drain(d, "drain command");
+}
+
+const struct ctl_command daemon_commands[] = {
+	{"status", false, cmd_status},
+	{"log-level", true, cmd_log_level},
+	{"reload", true, cmd_reload},
+	{"drain", true, cmd_drain},
+};
+const size_t daemon_ncommands = sizeof(daemon_commands) / sizeof(daemon_commands[0]);

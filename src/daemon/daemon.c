@@ -1,0 +1,266 @@
+/* daemon.c - start-up order, signals, watchdog, reload and drain. */
+#include "config.h"
+
+#include "daemon/daemon_int.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int64_t mono_ns(void)
+{
+	return (int64_t)uv_hrtime();
+}
+
+/* ---------------------------------------------------------------- reload */
+
+static void reload_work(uv_work_t *w)
+{
+	struct daemon *d = w->data;
+	const struct daemon_args *a = d->args;
+	const char *path = d->conf->path;
+
+	d->reload_next = NULL;
+	d->reload_rc = conf_load(path, a->sets, a->nsets, d->credentials_dir, &d->reload_next, &d->reload_err);
+}
+
+static void reload_done(uv_work_t *w, int status)
+{
+	struct daemon *d = w->data;
+	struct ctl_call *call = d->reload_call;
+	char why[1024], changed[1024];
+
+	d->reloading = false;
+	d->reload_call = NULL;
+	if (d->state == DAEMON_DRAINING) { /* too late to matter */
+		if (call)
+			ctl_call_fail(call, "the daemon is draining");
+		conf_free(d->reload_next);
+		d->reload_next = NULL;
+		conf_errors_fini(&d->reload_err);
+		return;
+	}
+	notify_status(&d->notify, "running");
+	if (status < 0 || d->reload_rc < 0) {
+		d->reload_failures++;
+		const char *e = d->reload_err.text ? d->reload_err.text : "cancelled";
+		log_error(d->log, LOG_SUB_CONF, "reload refused, keeping the running configuration:\n%s", e);
+		if (call)
+			ctl_call_fail(call, "reload refused: %s", e);
+		conf_errors_fini(&d->reload_err);
+		return;
+	}
+	if (conf_diff_live(d->conf, d->reload_next, why, sizeof(why), changed, sizeof(changed)) < 0) {
+		d->reload_failures++;
+		log_error(d->log, LOG_SUB_CONF, "reload refused: %s cannot change while running; restart torghutd to apply", why);
+		if (call)
+			ctl_call_fail(call, "reload refused: %s cannot change while running; restart torghutd to apply", why);
+		conf_free(d->reload_next);
+		d->reload_next = NULL;
+		return;
+	}
+	/* Live keys: log level now; the rest is read from d->conf by each module
+	 * at its next evaluation (watermark, buffer, quote settings, symbols). */
+	struct conf *old = d->conf;
+	d->conf = d->reload_next;
+	d->reload_next = NULL;
+	d->log->level = (enum log_level)d->conf->log_level;
+	conf_free(old);
+	d->reloads++;
+	log_info(d->log, LOG_SUB_CONF, "configuration reloaded (%s)", changed[0] ? changed : "no changes");
+	if (call)
+		ctl_call_reply(call, json_pack("{s:s}", "changed", changed));
+}
+
+void daemon_reload(struct daemon *d, struct ctl_call *call)
+{
+	if (d->state == DAEMON_DRAINING) {
+		if (call)
+			ctl_call_fail(call, "the daemon is draining");
+		return;
+	}
+	if (d->reloading) {
+		if (call)
+			ctl_call_fail(call, "a reload is already in progress");
+		return;
+	}
+	d->reloading = true;
+	d->reload_call = call;
+	d->reload_work.data = d;
+	notify_reloading(&d->notify);
+	log_info(d->log, LOG_SUB_CONF, "reloading %s", d->conf->path ? d->conf->path : "(defaults)");
+	/* Parsing reads files: never on the loop thread. */
+	int rc = uv_queue_work(&d->loop, &d->reload_work, reload_work, reload_done);
+	if (rc < 0) {
+		d->reloading = false;
+		d->reload_call = NULL;
+		if (call)
+			ctl_call_fail(call, "cannot start the reload: %s", uv_strerror(rc));
+	}
+}
+
+/* ---------------------------------------------------------------- drain */
+
+static void ctl_closed(void *arg)
+{
+	struct daemon *d = arg;
+	d->ctl = NULL;
+	log_info(d->log, LOG_SUB_CORE, "drained");
+}
+
+/* Later subsystems add their steps here in order: stop reading Alpaca,
+ * close open bars, commit, final checkpoint. Each step hands over to the
+ * next from its completion callback; the control socket closes last so
+ * `torghutctl status` answers during the drain. */
+void daemon_drain(struct daemon *d, const char *why)
+{
+	if (d->state == DAEMON_DRAINING)
+		return;
+	d->state = DAEMON_DRAINING;
+	log_info(d->log, LOG_SUB_CORE, "draining (%s)", why);
+	notify_stopping(&d->notify);
+	notify_status(&d->notify, "draining (%s)", why);
+	uv_signal_stop(&d->sig_term);
+	uv_signal_stop(&d->sig_int);
+	uv_signal_stop(&d->sig_hup);
+	uv_timer_stop(&d->watchdog);
+	uv_close((uv_handle_t *)&d->sig_term, NULL);
+	uv_close((uv_handle_t *)&d->sig_int, NULL);
+	uv_close((uv_handle_t *)&d->sig_hup, NULL);
+	uv_close((uv_handle_t *)&d->watchdog, NULL);
+	if (d->ctl)
+		ctl_server_close(d->ctl, ctl_closed, d);
+}
+
+/* ---------------------------------------------------------------- signals */
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+	struct daemon *d = h->data;
+	if (signum == SIGHUP)
+		daemon_reload(d, NULL);
+	else
+		daemon_drain(d, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+static void on_watchdog(uv_timer_t *t)
+{
+	struct daemon *d = t->data;
+	/* Pinged from the loop itself: a stalled loop stops the pings and
+	 * systemd kills us, which is the point. */
+	notify_watchdog(&d->notify);
+}
+
+/* ---------------------------------------------------------------- run */
+
+static int mkdir_parent(const char *path)
+{
+	char dir[4096];
+	const char *slash = strrchr(path, '/');
+	if (!slash || slash == path)
+		return 0;
+	snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	if (mkdir(dir, 0750) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static void walk_report(uv_handle_t *h, void *arg)
+{
+	struct daemon *d = arg;
+	if (!uv_is_closing(h))
+		log_error(d->log, LOG_SUB_CORE, "handle of type %s still open at exit", uv_handle_type_name(h->type));
+}
+
+int daemon_run(const struct daemon_args *a, struct conf *conf, struct log *log)
+{
+	struct daemon *d = calloc(1, sizeof(*d));
+	char err[512];
+	int rc, code;
+
+	if (!d) {
+		conf_free(conf);
+		return DAEMON_EXIT_DEPENDENCY;
+	}
+	d->magic = DAEMON_MAGIC;
+	d->log = log;
+	d->conf = conf;
+	d->args = a;
+	d->credentials_dir = getenv("CREDENTIALS_DIRECTORY");
+	d->start_mono_ns = mono_ns();
+	log->level = (enum log_level)conf->log_level;
+	notify_init(&d->notify);
+	uv_loop_init(&d->loop);
+
+	/* 1. signals: a SIGTERM during start-up still drains cleanly */
+	uv_signal_init(&d->loop, &d->sig_term);
+	uv_signal_init(&d->loop, &d->sig_int);
+	uv_signal_init(&d->loop, &d->sig_hup);
+	d->sig_term.data = d->sig_int.data = d->sig_hup.data = d;
+	uv_signal_start(&d->sig_term, on_signal, SIGTERM);
+	uv_signal_start(&d->sig_int, on_signal, SIGINT);
+	uv_signal_start(&d->sig_hup, on_signal, SIGHUP);
+	signal(SIGPIPE, SIG_IGN);
+
+	/* 2. watchdog timer, only when systemd asked for one */
+	uv_timer_init(&d->loop, &d->watchdog);
+	d->watchdog.data = d;
+	if (d->notify.watchdog_usec) {
+		uint64_t every_ms = d->notify.watchdog_usec / 2000;
+		uv_timer_start(&d->watchdog, on_watchdog, 0, every_ms ? every_ms : 1);
+	}
+
+	/* 3. control socket */
+	if ((rc = mkdir_parent(conf->control_socket)) < 0) {
+		log_error(log, LOG_SUB_CTL, "cannot create the directory of %s: %s", conf->control_socket, strerror(-rc));
+		code = DAEMON_EXIT_DEPENDENCY;
+		goto fail;
+	}
+	struct ctl_server_opts co = {.path = conf->control_socket,
+				     .commands = daemon_commands,
+				     .ncommands = daemon_ncommands,
+				     .arg = d,
+				     .daemon_uid = geteuid()};
+	if ((rc = ctl_server_new(&d->loop, &co, &d->ctl, err, sizeof(err))) < 0) {
+		d->ctl = NULL;
+		log_error(log, LOG_SUB_CTL, "control socket: %s", err);
+		code = DAEMON_EXIT_DEPENDENCY;
+		goto fail;
+	}
+	log_info(log, LOG_SUB_CTL, "control socket at %s", conf->control_socket);
+
+	if (strcmp(conf->kafka_bootstrap, "embedded") == 0)
+		log_warn(log, LOG_SUB_KAFKA, "kafka.bootstrap.servers=embedded: the in-process Kafka is for demos and tests and is NOT durable");
+
+	/* Ready only once every listener is up. */
+	d->state = DAEMON_RUNNING;
+	notify_ready(&d->notify);
+	notify_status(&d->notify, "running, profile %s, role %s", conf_profile_name(conf->profile),
+		      conf_role_name(conf->role));
+	log_info(log, LOG_SUB_CORE, "torghutd %s running (profile %s, role %s)", PACKAGE_VERSION,
+		 conf_profile_name(conf->profile), conf_role_name(conf->role));
+
+	uv_run(&d->loop, UV_RUN_DEFAULT);
+	code = d->exit_code;
+	goto out;
+
+fail:
+	daemon_drain(d, "start-up failed");
+	uv_run(&d->loop, UV_RUN_DEFAULT);
+out:
+	if (uv_loop_close(&d->loop) == UV_EBUSY) {
+		uv_walk(&d->loop, walk_report, d);
+		if (code == 0)
+			code = DAEMON_EXIT_DEPENDENCY;
+	}
+	if (d->reload_next)
+		conf_free(d->reload_next);
+	conf_errors_fini(&d->reload_err);
+	conf_free(d->conf);
+	d->magic = 0;
+	free(d);
+	return code;
+}

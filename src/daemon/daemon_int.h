@@ -1,0 +1,50 @@
+/* daemon_int.h - the daemon's state, shared by daemon.c and commands.c only. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "core/conf.h"
+#include "core/log.h"
+#include "core/notify.h"
+#include "ctl/server.h"
+#include "daemon/daemon.h"
+
+#define DAEMON_MAGIC 0x74676864u /* "tghd": checked where a void * comes back */
+
+enum daemon_state { DAEMON_STARTING = 0, DAEMON_RUNNING, DAEMON_DRAINING };
+
+struct daemon {
+	uint32_t magic;
+	uv_loop_t loop;
+	struct log *log;
+	struct conf *conf;
+	const struct daemon_args *args;
+	const char *credentials_dir;
+	struct notify notify;
+
+	uv_signal_t sig_term, sig_int, sig_hup;
+	uv_timer_t watchdog;
+	struct ctl_server *ctl;
+
+	enum daemon_state state;
+	int exit_code;
+	int64_t start_mono_ns;
+
+	/* reload: parsed on the threadpool, applied on the loop */
+	bool reloading;
+	uv_work_t reload_work;
+	struct conf *reload_next;
+	struct conf_errors reload_err;
+	int reload_rc;
+	struct ctl_call *reload_call; /* the control call waiting for the result, or NULL */
+	unsigned long reloads, reload_failures;
+};
+
+void daemon_reload(struct daemon *d, struct ctl_call *call);
+void daemon_drain(struct daemon *d, const char *why);
+
+extern const struct ctl_command daemon_commands[];
+extern const size_t daemon_ncommands;
