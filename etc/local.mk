@@ -1,1 +1,3 @@
-# etc build fragment
+# etc: the shipped configuration.
+torghutconfdir = $(sysconfdir)/torghut
+dist_torghutconf_DATA = etc/torghut.conf

@@ -1,1 +1,3 @@
-# tests build fragment
+# tests: system tests (the real daemon) and shared test data.
+TESTS += tests/system/test_daemon.sh
+dist_noinst_SCRIPTS += tests/system/test_daemon.sh

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
 
@@ -712,6 +713,27 @@ static void kafka_finish(struct loadctx *L)
 	rd_kafka_conf_destroy(probe);
 }
 
+/* systemd's LoadCredential=alpaca.key:... makes $CREDENTIALS_DIRECTORY/alpaca.key:
+ * an unset `alpaca.key.file` picks such a credential up by its key's name. */
+static void credentials_implicit(struct loadctx *L)
+{
+	char name[128];
+
+	if (!L->credentials_dir)
+		return;
+	for (size_t i = 0; i < NKEYS; i++) {
+		const struct conf_key *k = &keys[i];
+		struct conf_secret *s = field(L->c, k);
+		if (k->type != KT_SECRET_FILE || s->value)
+			continue;
+		snprintf(name, sizeof(name), "%.*s", (int)(strlen(k->name) - 5), k->name);
+		char *path = resolve_path(name, L->credentials_dir);
+		if (path && access(path, F_OK) == 0)
+			apply(L, k, "$CREDENTIALS_DIRECTORY", name);
+		free(path);
+	}
+}
+
 static void derive(struct loadctx *L)
 {
 	struct conf *c = L->c;
@@ -819,6 +841,7 @@ int conf_load(const char *path, const char *const *sets, size_t nsets, const cha
 			continue;
 		apply(&L, k, c->slots[i].origin ? c->slots[i].origin : "default", v);
 	}
+	credentials_implicit(&L);
 	kafka_finish(&L);
 	derive(&L);
 

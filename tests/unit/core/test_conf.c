@@ -242,6 +242,15 @@ static void test_secret_files(void **state)
 	free(buf);
 	conf_free(c);
 
+	/* unset *.file keys find a systemd credential named after the key */
+	write_file(t, "alpaca.key", "AKCRED\n");
+	write_file(t, "alpaca.secret", "SKCRED\n");
+	p = write_file(t, "torghut.conf", "");
+	assert_int_equal(conf_load(p, NULL, 0, t->dir, &c, &e), 0);
+	assert_string_equal(c->alpaca_key.value, "AKCRED");
+	assert_string_equal(c->alpaca_secret.value, "SKCRED");
+	conf_free(c);
+
 	snprintf(text, sizeof(text), "alpaca.key.file = %s/empty\nalpaca.secret.file = %s/nope\n", t->dir, t->dir);
 	expect_error(t, text, NULL, 0, "torghut.conf:1: alpaca.key.file: cannot read secret file", "is empty",
 		     "torghut.conf:2: alpaca.secret.file", "No such file", NULL);
