@@ -26,6 +26,7 @@ enum kt {
 	KT_DURATION, /* int64_t ns, bounded */
 	KT_BOOL,
 	KT_INT,      /* int64_t, bounded */
+	KT_SIZE,     /* int64_t bytes, bounded */
 	KT_PROFILE,
 	KT_ROLE,
 	KT_AUTH,
@@ -86,6 +87,7 @@ static const struct conf_key keys[] = {
 
 	{"kafka.bootstrap.servers", KT_STR, O(kafka_bootstrap), "embedded", 0, 0, 0, NULL},
 	{"kafka.topics.create", KT_BOOL, O(kafka_topics_create), "false", 0, 0, 0, NULL},
+	{"sink.buffer.max-bytes", KT_SIZE, O(sink_buffer_max), "64MiB", 1 << 20, 1LL << 34, 0, NULL},
 
 	{"topic.trades", KT_STR, O(topic_trades), "torghut.trades.v1", 0, 0, 0, NULL},
 	{"topic.quotes", KT_STR, O(topic_quotes), "torghut.quotes.v1", 0, 0, 0, NULL},
@@ -442,6 +444,13 @@ static int apply(struct loadctx *L, const struct conf_key *k, const char *origin
 	case KT_INT:
 		if (conf_parse_int(v, &i64) < 0 || i64 < k->min || i64 > k->max) {
 			err_add(L->err, origin, k->name, "expected a whole number from %" PRId64 " to %" PRId64 ", got \"%s\"", k->min, k->max, v);
+			return -EINVAL;
+		}
+		*(int64_t *)f = i64;
+		return 0;
+	case KT_SIZE:
+		if (conf_parse_size(v, &i64) < 0 || i64 < k->min || i64 > k->max) {
+			err_add(L->err, origin, k->name, "expected a size from 1MiB to 16GiB (e.g. 64MiB), got \"%s\"", v);
 			return -EINVAL;
 		}
 		*(int64_t *)f = i64;
@@ -934,6 +943,7 @@ static void value_text(const struct conf *c, const struct conf_key *k, char *buf
 		snprintf(buf, cap, "%s", *(const bool *)f ? "true" : "false");
 		break;
 	case KT_INT:
+	case KT_SIZE:
 		snprintf(buf, cap, "%" PRId64, *(const int64_t *)f);
 		break;
 	case KT_PROFILE:

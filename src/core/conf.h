@@ -60,6 +60,7 @@ struct conf {
 
 	char *kafka_bootstrap; /* "embedded" or a broker list */
 	bool kafka_topics_create;
+	int64_t sink_buffer_max; /* bytes held for Kafka before records are refused (gap) */
 	struct conf_kv *kafka; /* passthrough, in file order, overrides applied */
 	size_t kafka_count;
 

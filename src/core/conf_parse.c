@@ -82,6 +82,38 @@ void conf_format_duration(int64_t ns, char *buf, size_t cap)
 	snprintf(buf, cap, "%" PRId64 "ns", ns);
 }
 
+int conf_parse_size(const char *s, int64_t *out)
+{
+	static const struct {
+		const char *unit;
+		int64_t mult;
+	} su[] = {{"B", 1},		  {"k", 1000},		{"kB", 1000},	      {"KiB", 1024},
+		  {"M", 1000000},	  {"MB", 1000000},	{"MiB", 1 << 20},     {"G", 1000000000},
+		  {"GB", 1000000000},	  {"GiB", 1LL << 30}};
+	char *end;
+	long long v;
+
+	if (!isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno == ERANGE)
+		return -ERANGE;
+	if (*end == '\0') { /* a bare number is bytes */
+		*out = v;
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(su) / sizeof(su[0]); i++) {
+		if (strcmp(end, su[i].unit) == 0) {
+			if (v > INT64_MAX / su[i].mult)
+				return -ERANGE;
+			*out = v * su[i].mult;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
 int conf_parse_bool(const char *s, bool *out)
 {
 	static const char *const yes[] = {"true", "yes", "on", "1"};

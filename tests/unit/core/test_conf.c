@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "core/conf.h"
+#include "core/conf_parse.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -74,6 +75,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c->buffer_timeout, 10000000LL);
 	assert_int_equal(c->max_out_of_orderness, 2000000000LL);
 	assert_int_equal(c->checkpoints_retained, 3);
+	assert_int_equal(c->sink_buffer_max, 64 << 20);
 	assert_string_equal(c->kafka_bootstrap, "embedded");
 	assert_string_equal(c->topic_ta_signals, "torghut.ta.signals.v1");
 	assert_null(c->topic_ta_late);
@@ -285,6 +287,8 @@ static void test_other_errors(void **state)
 	expect_error(*state, "state.checkpoints.num-retained = 0\n", NULL, 0, "expected a whole number from 1", NULL);
 	expect_error(*state, "state.checkpoints.dir = ftp://x\n", NULL, 0, "expected file:///path", NULL);
 	expect_error(*state, "http.listen = 9090\n", NULL, 0, "expected HOST:PORT", NULL);
+	expect_error(*state, "sink.buffer.max-bytes = lots\n", NULL, 0, "sink.buffer.max-bytes: expected a size", NULL);
+	expect_error(*state, "sink.buffer.max-bytes = 12\n", NULL, 0, "expected a size from 1MiB", NULL);
 	expect_error(*state, "profile = low-latency\nprofile = exactly-once\n", NULL, 0,
 		     "torghut.conf:2: profile: set twice (first at torghut.conf:1)", NULL);
 	expect_error(*state, "alpaca.reconnect.base = 10s\nalpaca.reconnect.max = 1s\n", NULL, 0,
@@ -323,6 +327,15 @@ static void test_durations(void **state)
 	assert_int_equal(conf_parse_duration("ms", &ns), -EINVAL);
 	assert_int_equal(conf_parse_duration("-1s", &ns), -EINVAL);
 	assert_int_equal(conf_parse_duration("99999999999999999999h", &ns), -ERANGE);
+	int64_t sz;
+	assert_int_equal(conf_parse_size("64MiB", &sz), 0);
+	assert_int_equal(sz, 64 << 20);
+	assert_int_equal(conf_parse_size("2k", &sz), 0);
+	assert_int_equal(sz, 2000);
+	assert_int_equal(conf_parse_size("4096", &sz), 0);
+	assert_int_equal(sz, 4096);
+	assert_int_equal(conf_parse_size("5 MiB", &sz), -EINVAL);
+	assert_int_equal(conf_parse_size("9999999999GiB", &sz), -ERANGE);
 	conf_format_duration(250000000, buf, sizeof(buf));
 	assert_string_equal(buf, "250ms");
 	conf_format_duration(120000000000LL, buf, sizeof(buf));
