@@ -1,7 +1,8 @@
 # src/cmd: the thin main() files and src/daemon, the daemon's composition root.
 src_libtorghut_a_SOURCES += \
 	src/daemon/daemon.c src/daemon/daemon.h src/daemon/daemon_int.h \
-	src/daemon/args.c src/daemon/commands.c
+	src/daemon/args.c src/daemon/commands.c \
+	src/daemon/outputs.c src/daemon/outputs.h
 
 sbin_PROGRAMS += src/torghutd
 src_torghutd_SOURCES = src/cmd/torghutd.c

@@ -127,6 +127,7 @@ static const struct conf_key keys[] = {
 	{"schema.registry.password", KT_SECRET_INLINE, O(registry_password), NULL, 0, 0, 0, NULL},
 	{"schema.registry.ca.file", KT_STR, O(registry_ca_file), NULL, 0, 0, 0, NULL},
 
+	{"startup.timeout", KT_DURATION, O(startup_timeout), "60s", 1 * SEC, 3600 * SEC, 0, NULL},
 	{"control.socket", KT_STR, O(control_socket), RUNSTATEDIR "/torghut/control.sock", 0, 0, 0, NULL},
 	{"http.listen", KT_LISTEN, O(http_listen), "127.0.0.1:9090", 0, 0, 0, NULL},
 	{"ta.quote.stale-after", KT_DURATION, O(quote_stale_after), "2s", 1 * MS, 3600 * SEC, F_LIVE, NULL},

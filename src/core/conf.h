@@ -89,6 +89,7 @@ struct conf {
 	struct conf_secret registry_password;
 	char *registry_ca_file;
 
+	int64_t startup_timeout; /* dependencies (Kafka, topics, ...) ready within this, else exit 3 */
 	char *control_socket;
 	char *http_listen;
 	int64_t quote_stale_after; /* ns */

@@ -32,12 +32,35 @@ static void cmd_status(void *arg, struct ctl_call *call, json_t *req)
 	if (strcmp(c->kafka_bootstrap, "embedded") == 0)
 		json_array_append_new(warnings, json_string("kafka.bootstrap.servers=embedded: the in-process Kafka is not durable"));
 
+	struct outputs_stats os = {0};
+	if (d->out)
+		outputs_stats(d->out, &os);
+	json_t *topics = json_object();
+	static const char *const tname[OUT_TOPIC_COUNT] = {"trades", "quotes", "bars", "status", "ta.bars", "ta.signals", "ta.status", "ta.late"};
+	for (int t = 0; d->out && t < OUT_TOPIC_COUNT; t++) {
+		if (!outputs_topic_enabled(d->out, (enum outputs_topic)t))
+			continue;
+		json_object_set_new(topics, tname[t], json_pack("{s:I,s:I,s:I,s:I,s:I}",
+			"produced", (json_int_t)os.topic[t].produced, "delivered", (json_int_t)os.topic[t].delivered,
+			"failed", (json_int_t)os.topic[t].failed, "refused", (json_int_t)os.topic[t].refused,
+			"rejected", (json_int_t)os.topic[t].rejected));
+	}
+	json_t *kafka = json_pack("{s:s,s:s,s:b,s:b,s:s?,s:I,s:I,s:I,s:I,s:o}",
+		"state", !d->out ? "closed" : os.ready ? "ready" : "starting",
+		"bootstrap", d->out ? outputs_bootstrap(d->out) : c->kafka_bootstrap,
+		"embedded", d->out ? outputs_embedded(d->out) : 0,
+		"gate", os.gate,
+		"error_class", os.error_class,
+		"commits", (json_int_t)os.commits, "commit_failures", (json_int_t)os.commit_failures,
+		"aborts", (json_int_t)os.aborts, "gap_records", (json_int_t)os.gap_records,
+		"topics", topics);
 	json_t *subs = json_pack("{s:{s:s,s:s,s:I,s:I,s:I,s:i}, s:{s:s,s:I,s:I}}",
 		"ctl", "state", d->ctl ? "listening" : "closed", "socket", c->control_socket,
 			"accepted", (json_int_t)cs.accepted, "refused", (json_int_t)cs.refused,
 			"requests", (json_int_t)cs.requests, "clients", (int)cs.clients,
 		"conf", "state", d->reloading ? "reloading" : "loaded", "reloads", (json_int_t)d->reloads,
 			"reload_failures", (json_int_t)d->reload_failures);
+	json_object_set_new(subs, "kafka", kafka);
 	json_t *r = json_pack("{s:s,s:I,s:f,s:s,s:s,s:s,s:s,s:s?,s:o,s:o,s:{s:b,s:I}}",
 		"version", PACKAGE_VERSION,
 		"pid", (json_int_t)getpid(),

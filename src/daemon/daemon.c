@@ -111,6 +111,20 @@ static void ctl_closed(void *arg)
 	log_info(d->log, LOG_SUB_CORE, "drained");
 }
 
+static void drain_close_ctl(struct daemon *d)
+{
+	if (d->ctl)
+		ctl_server_close(d->ctl, ctl_closed, d);
+}
+
+static void outputs_closed(void *arg)
+{
+	struct daemon *d = arg;
+	d->out = NULL;
+	log_info(d->log, LOG_SUB_KAFKA, "Kafka closed");
+	drain_close_ctl(d);
+}
+
 /* Later subsystems add their steps here in order: stop reading Alpaca,
  * close open bars, commit, final checkpoint. Each step hands over to the
  * next from its completion callback; the control socket closes last so
@@ -131,8 +145,12 @@ void daemon_drain(struct daemon *d, const char *why)
 	uv_close((uv_handle_t *)&d->sig_int, NULL);
 	uv_close((uv_handle_t *)&d->sig_hup, NULL);
 	uv_close((uv_handle_t *)&d->watchdog, NULL);
-	if (d->ctl)
-		ctl_server_close(d->ctl, ctl_closed, d);
+	uv_timer_stop(&d->checkpoint);
+	uv_close((uv_handle_t *)&d->checkpoint, NULL);
+	if (d->out)
+		outputs_close(d->out, outputs_closed, d); /* then the control socket */
+	else
+		drain_close_ctl(d);
 }
 
 /* ---------------------------------------------------------------- signals */
@@ -152,6 +170,66 @@ static void on_watchdog(uv_timer_t *t)
 	/* Pinged from the loop itself: a stalled loop stops the pings and
 	 * systemd kills us, which is the point. */
 	notify_watchdog(&d->notify);
+}
+
+/* ---------------------------------------------------------------- outputs */
+
+static void on_committed(void *arg, int status)
+{
+	struct daemon *d = arg;
+	d->committing = false;
+	if (status < 0)
+		log_error(d->log, LOG_SUB_KAFKA, "checkpoint commit failed: %s", strerror(-status));
+}
+
+static void on_checkpoint(uv_timer_t *t)
+{
+	struct daemon *d = t->data;
+	if (d->committing || !d->out)
+		return; /* the previous commit is still running: skip this boundary */
+	d->committing = outputs_commit(d->out, on_committed, d) == 0;
+}
+
+static void go_ready(struct daemon *d)
+{
+	d->state = DAEMON_RUNNING;
+	notify_ready(&d->notify);
+	notify_status(&d->notify, "running, profile %s, role %s", conf_profile_name(d->conf->profile),
+		      conf_role_name(d->conf->role));
+	log_info(d->log, LOG_SUB_CORE, "torghutd %s running (profile %s, role %s)", PACKAGE_VERSION,
+		 conf_profile_name(d->conf->profile), conf_role_name(d->conf->role));
+	uint64_t every = (uint64_t)(d->conf->checkpoint_interval / 1000000);
+	uv_timer_start(&d->checkpoint, on_checkpoint, every, every);
+}
+
+static void on_outputs_ready(void *arg, int status, const char *why)
+{
+	struct daemon *d = arg;
+	if (d->state == DAEMON_DRAINING)
+		return;
+	if (status < 0) {
+		log_error(d->log, LOG_SUB_KAFKA, "Kafka is not ready: %s", why ? why : strerror(-status));
+		d->exit_code = DAEMON_EXIT_DEPENDENCY;
+		daemon_drain(d, "a dependency failed at start-up");
+		return;
+	}
+	go_ready(d);
+}
+
+static void on_outputs_aborted(void *arg, const char *why)
+{
+	/* Without a checkpoint to restore (state layer pending), the aborted
+	 * interval is lost: say so loudly; the status topic gets the gap. */
+	struct daemon *d = arg;
+	log_error(d->log, LOG_SUB_KAFKA, "transaction aborted (%s): its records are not committed", why);
+}
+
+static void on_outputs_fatal(void *arg, const char *why)
+{
+	struct daemon *d = arg;
+	log_error(d->log, LOG_SUB_KAFKA, "Kafka is unrecoverable (%s): stopping for a restart", why);
+	d->exit_code = DAEMON_EXIT_DEPENDENCY;
+	daemon_drain(d, "Kafka fatal error");
 }
 
 /* ---------------------------------------------------------------- run */
@@ -208,6 +286,8 @@ int daemon_run(const struct daemon_args *a, struct conf *conf, struct log *log)
 	/* 2. watchdog timer, only when systemd asked for one */
 	uv_timer_init(&d->loop, &d->watchdog);
 	d->watchdog.data = d;
+	uv_timer_init(&d->loop, &d->checkpoint);
+	d->checkpoint.data = d;
 	if (d->notify.watchdog_usec) {
 		uint64_t every_ms = d->notify.watchdog_usec / 2000;
 		uv_timer_start(&d->watchdog, on_watchdog, 0, every_ms ? every_ms : 1);
@@ -235,13 +315,16 @@ int daemon_run(const struct daemon_args *a, struct conf *conf, struct log *log)
 	if (strcmp(conf->kafka_bootstrap, "embedded") == 0)
 		log_warn(log, LOG_SUB_KAFKA, "kafka.bootstrap.servers=embedded: the in-process Kafka is for demos and tests and is NOT durable");
 
-	/* Ready only once every listener is up. */
-	d->state = DAEMON_RUNNING;
-	notify_ready(&d->notify);
-	notify_status(&d->notify, "running, profile %s, role %s", conf_profile_name(conf->profile),
-		      conf_role_name(conf->role));
-	log_info(log, LOG_SUB_CORE, "torghutd %s running (profile %s, role %s)", PACKAGE_VERSION,
-		 conf_profile_name(conf->profile), conf_role_name(conf->role));
+	/* 4. Kafka: the producer and every topic, before READY=1 */
+	struct outputs_hooks oh = {.ready = on_outputs_ready, .aborted = on_outputs_aborted,
+				   .fatal = on_outputs_fatal, .arg = d};
+	if ((rc = outputs_new(&d->loop, conf, log, &oh, &d->out, err, sizeof(err))) < 0 ||
+	    (rc = outputs_start(d->out, conf->startup_timeout / 1000000)) < 0) {
+		log_error(log, LOG_SUB_KAFKA, "cannot start the Kafka producer: %s", rc == -EINVAL ? err : strerror(-rc));
+		code = rc == -EINVAL ? DAEMON_EXIT_CONFIG : DAEMON_EXIT_DEPENDENCY;
+		goto fail;
+	}
+	notify_status(&d->notify, "starting: waiting for Kafka");
 
 	uv_run(&d->loop, UV_RUN_DEFAULT);
 	code = d->exit_code;

@@ -11,6 +11,7 @@
 #include "core/notify.h"
 #include "ctl/server.h"
 #include "daemon/daemon.h"
+#include "daemon/outputs.h"
 
 #define DAEMON_MAGIC 0x74676864u /* "tghd": checked where a void * comes back */
 
@@ -28,6 +29,9 @@ struct daemon {
 	uv_signal_t sig_term, sig_int, sig_hup;
 	uv_timer_t watchdog;
 	struct ctl_server *ctl;
+	struct outputs *out;
+	uv_timer_t checkpoint; /* the checkpoint/commit interval */
+	bool committing;
 
 	enum daemon_state state;
 	int exit_code;

@@ -64,8 +64,9 @@ pids+=($dpid)
 check "control socket appears" wait_for 10 test -S "$tmp/run/control.sock"
 check "socket mode is 0660" test "$(stat -c %a "$tmp/run/control.sock")" = 660
 export TORGHUT_SOCKET=$tmp/run/control.sock
-"$CTL" --json status >"$tmp/status" 2>&1
-check "status answers" grep -q '"state": "running"' "$tmp/status"
+# the socket answers while Kafka starts; READY=1 and "running" follow Kafka
+check "status answers, running once Kafka is ready" wait_for 30 bash -c "'$CTL' --json status >'$tmp/status' 2>&1 && grep -q '\"state\": \"running\"' '$tmp/status'"
+check "Kafka ready with every topic" grep -q '"gate": true' "$tmp/status"
 check "status shows profile and role" grep -q '"profile": "exactly-once"' "$tmp/status"
 check "status warns about embedded kafka" grep -q 'not durable' "$tmp/status"
 check "READY=1 sent" wait_for 5 grep -q 'READY=1' "$tmp/notify.log"
@@ -111,6 +112,14 @@ check "drain command answered" test $rc -eq 0
 wait $d2; rc=$?
 check "drain command: exit 0" test $rc -eq 0
 check "drain logged" grep -q 'drained' "$tmp/log2"
+
+# --- a dependency that never comes: exit 3 after startup.timeout --------
+start=$SECONDS
+"$TD" -c "$tmp/torghut.conf" --set control.socket="$tmp/run/c3.sock" --set kafka.bootstrap.servers=127.0.0.1:1 \
+	--set startup.timeout=2s >"$tmp/log4" 2>&1; rc=$?
+check "unreachable Kafka: exit 3" test $rc -eq 3
+check "unreachable Kafka: says why" grep -q 'Kafka is not ready' "$tmp/log4"
+check "unreachable Kafka: gives up promptly" test $((SECONDS - start)) -le 15
 
 # --- valgrind: no leak at exit (sanitizer builds cannot run under it) ----
 if command -v valgrind >/dev/null && ! ldd "$TD" | grep -q libasan; then

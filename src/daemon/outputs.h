@@ -1,0 +1,72 @@
+/* outputs.h - the daemon's Kafka side: the producer built from the config,
+ * start-up with a deadline, topic readiness, the checkpoint-interval commit,
+ * delivery accounting (the Kafka readiness gate) and gap accounting when
+ * records are refused for backpressure. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "core/conf.h"
+#include "core/log.h"
+
+enum outputs_topic {
+	OUT_TRADES = 0,
+	OUT_QUOTES,
+	OUT_BARS,
+	OUT_STATUS,
+	OUT_TA_BARS,
+	OUT_TA_SIGNALS,
+	OUT_TA_STATUS,
+	OUT_TA_LATE, /* only when topic.ta.late is set */
+	OUT_TOPIC_COUNT
+};
+
+struct outputs;
+
+struct outputs_hooks {
+	/* Start-up finished: 0 ready, or a negative code with a reason (the
+	 * daemon exits 3). */
+	void (*ready)(void *arg, int status, const char *why);
+	/* Exactly-once: a transaction was aborted (restore from the last
+	 * checkpoint), or Kafka is unrecoverable (exit non-zero). */
+	void (*aborted)(void *arg, const char *why);
+	void (*fatal)(void *arg, const char *why);
+	void *arg;
+};
+
+struct outputs_topic_stats {
+	uint64_t produced, refused, rejected, delivered, failed;
+};
+
+struct outputs_stats {
+	struct outputs_topic_stats topic[OUT_TOPIC_COUNT];
+	bool ready;          /* producer started and topics present */
+	bool gate;           /* Kafka readiness gate: off after 3 consecutive failures */
+	uint64_t commits, commit_failures, aborts;
+	int64_t last_commit_mono_ns;
+	uint64_t gap_records; /* refused records since start (reported as gaps) */
+	const char *error_class; /* kafka_metadata, kafka_auth, kafka_produce or NULL */
+};
+
+int outputs_new(uv_loop_t *loop, const struct conf *c, struct log *log, const struct outputs_hooks *h,
+		struct outputs **out, char *err, size_t errlen);
+/* Starts the producer and waits (with backoff) for every topic, up to
+ * `deadline_ms`; reports through hooks->ready. */
+int outputs_start(struct outputs *o, int64_t deadline_ms);
+/* Produces one record. Returns 0, or a negative code when refused (counted;
+ * -ENOBUFS counts as a gap record). Never blocks. */
+int outputs_produce(struct outputs *o, enum outputs_topic t, const char *key, size_t key_len,
+		    const void *val, size_t val_len);
+bool outputs_topic_enabled(const struct outputs *o, enum outputs_topic t);
+/* A checkpoint boundary: commit (exactly-once) or a delivery barrier
+ * (low-latency). cb gets 0 or the error. */
+int outputs_commit(struct outputs *o, void (*cb)(void *arg, int status), void *arg);
+void outputs_stats(const struct outputs *o, struct outputs_stats *s);
+const char *outputs_bootstrap(const struct outputs *o);
+bool outputs_embedded(const struct outputs *o);
+/* Drain: commit what is open, then close; cb once everything is freed. */
+void outputs_close(struct outputs *o, void (*cb)(void *arg), void *arg);
