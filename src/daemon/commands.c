@@ -61,6 +61,11 @@ static void cmd_status(void *arg, struct ctl_call *call, json_t *req)
 		"conf", "state", d->reloading ? "reloading" : "loaded", "reloads", (json_int_t)d->reloads,
 			"reload_failures", (json_int_t)d->reload_failures);
 	json_object_set_new(subs, "kafka", kafka);
+	if (d->in)
+		json_object_set_new(subs, "alpaca", ingest_status_json(d->in));
+	else
+		json_object_set_new(subs, "alpaca", json_pack("{s:s,s:s}", "state", "off", "reason",
+			d->ingest_off ? d->ingest_off : "not started"));
 	json_t *r = json_pack("{s:s,s:I,s:f,s:s,s:s,s:s,s:s,s:s?,s:o,s:o,s:{s:b,s:I}}",
 		"version", PACKAGE_VERSION,
 		"pid", (json_int_t)getpid(),

@@ -117,6 +117,24 @@ static void drain_close_ctl(struct daemon *d)
 		ctl_server_close(d->ctl, ctl_closed, d);
 }
 
+static void outputs_closed(void *arg);
+
+static void drain_outputs(struct daemon *d)
+{
+	if (d->out)
+		outputs_close(d->out, outputs_closed, d);
+	else
+		drain_close_ctl(d);
+}
+
+static void ingest_closed(void *arg)
+{
+	struct daemon *d = arg;
+	d->in = NULL;
+	log_info(d->log, LOG_SUB_ALPACA, "Alpaca session closed");
+	drain_outputs(d);
+}
+
 static void outputs_closed(void *arg)
 {
 	struct daemon *d = arg;
@@ -147,10 +165,10 @@ void daemon_drain(struct daemon *d, const char *why)
 	uv_close((uv_handle_t *)&d->watchdog, NULL);
 	uv_timer_stop(&d->checkpoint);
 	uv_close((uv_handle_t *)&d->checkpoint, NULL);
-	if (d->out)
-		outputs_close(d->out, outputs_closed, d); /* then the control socket */
+	if (d->in)
+		ingest_close(d->in, ingest_closed, d); /* then Kafka, then the control socket */
 	else
-		drain_close_ctl(d);
+		drain_outputs(d);
 }
 
 /* ---------------------------------------------------------------- signals */
@@ -200,6 +218,37 @@ static void go_ready(struct daemon *d)
 		 conf_profile_name(d->conf->profile), conf_role_name(d->conf->role));
 	uint64_t every = (uint64_t)(d->conf->checkpoint_interval / 1000000);
 	uv_timer_start(&d->checkpoint, on_checkpoint, every, every);
+	if (d->in && ingest_start(d->in) < 0)
+		log_error(d->log, LOG_SUB_ALPACA, "the Alpaca session did not start");
+}
+
+static void on_ingest_fatal(void *arg, int code, const char *msg)
+{
+	/* No retry loop (402, 409, ...): the daemon keeps serving status and
+	 * Kafka; the alpaca_ws gate stays off until the operator fixes it. */
+	struct daemon *d = arg;
+	notify_status(&d->notify, "Alpaca refused the session (%d): %s", code, msg);
+}
+
+/* The Alpaca source, unless this role has none or it is not configured. */
+static int setup_ingest(struct daemon *d, char *err, size_t errlen)
+{
+	const struct conf *c = d->conf;
+	if (c->role == CONF_ROLE_TA) {
+		d->ingest_off = "role=ta reads the raw topics, not Alpaca";
+		return 0;
+	}
+	if (c->alpaca_symbol_count == 0) {
+		d->ingest_off = "alpaca.symbols is empty";
+	} else if (c->alpaca_auth == CONF_AUTH_MESSAGE && !c->alpaca_key.value) {
+		d->ingest_off = "no Alpaca credentials (alpaca.key.file, alpaca.secret.file)";
+	}
+	if (d->ingest_off) {
+		log_error(d->log, LOG_SUB_ALPACA, "not connecting to Alpaca: %s", d->ingest_off);
+		return 0;
+	}
+	struct ingest_hooks h = {.on_fatal = on_ingest_fatal, .arg = d};
+	return ingest_new(&d->loop, c, d->log, d->out, &h, &d->in, err, errlen);
 }
 
 static void on_outputs_ready(void *arg, int status, const char *why)
@@ -322,6 +371,14 @@ int daemon_run(const struct daemon_args *a, struct conf *conf, struct log *log)
 	    (rc = outputs_start(d->out, conf->startup_timeout / 1000000)) < 0) {
 		log_error(log, LOG_SUB_KAFKA, "cannot start the Kafka producer: %s", rc == -EINVAL ? err : strerror(-rc));
 		code = rc == -EINVAL ? DAEMON_EXIT_CONFIG : DAEMON_EXIT_DEPENDENCY;
+		goto fail;
+	}
+	/* 5. the Alpaca source: created now so its configuration problems stop
+	 * start-up, started once Kafka is ready */
+	if ((rc = setup_ingest(d, err, sizeof(err))) < 0) {
+		d->in = NULL;
+		log_error(log, LOG_SUB_ALPACA, "%s", err);
+		code = DAEMON_EXIT_CONFIG;
 		goto fail;
 	}
 	notify_status(&d->notify, "starting: waiting for Kafka");

@@ -12,6 +12,7 @@
 #include "ctl/server.h"
 #include "daemon/daemon.h"
 #include "daemon/outputs.h"
+#include "daemon/ingest.h"
 
 #define DAEMON_MAGIC 0x74676864u /* "tghd": checked where a void * comes back */
 
@@ -30,6 +31,8 @@ struct daemon {
 	uv_timer_t watchdog;
 	struct ctl_server *ctl;
 	struct outputs *out;
+	struct ingest *in;          /* NULL for role=ta or when unconfigured */
+	const char *ingest_off;     /* why there is no Alpaca source, or NULL */
 	uv_timer_t checkpoint; /* the checkpoint/commit interval */
 	bool committing;
 

@@ -1,0 +1,464 @@
+/* ingest.c - Alpaca frames in, envelopes out (see ingest.h). */
+#include "config.h"
+
+#include "daemon/ingest.h"
+
+#include "core/clock.h"
+#include "net/tls.h"
+#include "net/wsconn.h"
+#include "sink/envelope.h"
+#include "sink/seq.h"
+#include "source/alpaca.h"
+#include "source/dedup.h"
+#include "source/frame.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ENV_BUF_MIN 65536
+#define DEDUP_WINDOW_NS (120 * CLOCK_NS_PER_SEC)
+#define DEDUP_MAX 262144
+#define STATUS_SEQ_CHANNEL 250 /* seq counter id of our connection status events */
+#define GAP_REPORT_MS 1000     /* backpressure drops are reported at most this often */
+
+struct ingest {
+	uv_loop_t *loop;
+	struct log *log;
+	const struct conf *conf; /* the conf at start; feed and URL do not change live */
+	struct outputs *out;
+	struct ingest_hooks hooks;
+
+	struct alpaca *sess;
+	struct tls_config *tls;
+	struct wsconn *ws;
+	struct frame_parser *parser;
+	struct dedup *dedup;
+	struct seq_map *seq;
+	char *feed, *url;
+	struct ws_header headers[2];
+	size_t n_headers;
+
+	uv_timer_t sess_timer; /* alpaca_next_deadline */
+	uv_timer_t gap_timer;  /* backpressure gap reports */
+	char *env;             /* envelope scratch */
+	size_t env_cap;
+
+	bool closing;
+	int handles;
+	void (*closed_cb)(void *);
+	void *closed_arg;
+
+	/* backpressure losses not yet reported as a gap event */
+	uint64_t drop_pending, drops_total, duplicates, produce_errors;
+	int64_t drop_first_t, drop_last_t;
+	uint64_t frames, frame_errors, events;
+};
+
+static int64_t now_mono(void)
+{
+	return (int64_t)uv_hrtime();
+}
+
+static void on_sess_timer(uv_timer_t *t);
+static void maybe_free(struct ingest *in);
+
+static void arm_session_timer(struct ingest *in)
+{
+	if (in->closing)
+		return;
+	int64_t dl = alpaca_next_deadline(in->sess);
+	if (dl == INT64_MAX) {
+		uv_timer_stop(&in->sess_timer);
+		return;
+	}
+	int64_t d = dl - now_mono();
+	/* rounded up: uv timers count milliseconds, and early is too early */
+	uv_timer_start(&in->sess_timer, on_sess_timer, d <= 0 ? 0 : (uint64_t)((d + 999999) / 1000000), 0);
+}
+
+static void on_sess_timer(uv_timer_t *t)
+{
+	struct ingest *in = t->data;
+	alpaca_on_timer(in->sess, now_mono());
+	arm_session_timer(in);
+}
+
+/* ------------------------------------------------------------ output */
+
+static char *env_buf(struct ingest *in, size_t need)
+{
+	if (need > in->env_cap) {
+		size_t cap = in->env_cap ? in->env_cap : ENV_BUF_MIN;
+		while (cap < need)
+			cap *= 2;
+		char *b = realloc(in->env, cap);
+		if (!b)
+			return NULL;
+		in->env = b;
+		in->env_cap = cap;
+	}
+	return in->env;
+}
+
+static enum outputs_topic topic_for(enum event_kind k)
+{
+	switch (k) {
+	case EVENT_TRADE:
+	case EVENT_CORRECTION:
+	case EVENT_CANCEL_ERROR:
+		return OUT_TRADES;
+	case EVENT_QUOTE:
+		return OUT_QUOTES;
+	case EVENT_BAR:
+	case EVENT_UPDATED_BAR:
+	case EVENT_DAILY_BAR:
+		return OUT_BARS;
+	default:
+		return OUT_STATUS;
+	}
+}
+
+static void count_drop(struct ingest *in, int64_t t_ns)
+{
+	if (in->drop_pending++ == 0)
+		in->drop_first_t = t_ns;
+	in->drop_last_t = t_ns;
+	in->drops_total++;
+}
+
+static void produce_event(struct ingest *in, const struct event *ev)
+{
+	enum outputs_topic t = topic_for(ev->kind);
+	int64_t seq = seq_map_next(in->seq, (unsigned)ev->kind, ev->symbol);
+	struct envelope_meta m = {.ingest_ns = clock_real_ns(), .feed = in->feed, .seq = seq,
+				  .source = ENVELOPE_SOURCE_WS};
+	int n;
+
+	if (seq < 0) {
+		in->produce_errors++;
+		return;
+	}
+	for (size_t need = (size_t)ev->raw.n + 1024;; need *= 2) {
+		char *b = env_buf(in, need);
+		if (!b) {
+			in->produce_errors++;
+			return;
+		}
+		n = envelope_write(ev, &m, b, in->env_cap);
+		if (n != -ENOSPC)
+			break;
+	}
+	if (n < 0) {
+		in->produce_errors++;
+		return;
+	}
+	int rc = outputs_produce(in->out, t, ev->symbol, strlen(ev->symbol), in->env, (size_t)n);
+	if (rc == -ENOBUFS)
+		count_drop(in, ev->t_ns); /* never silent: reported as a gap event */
+	else if (rc < 0)
+		in->produce_errors++;
+}
+
+static void produce_status(struct ingest *in, const struct envelope_conn_status *cs)
+{
+	char *b = env_buf(in, 8192);
+	if (!b)
+		return;
+	int n = envelope_write_conn_status(cs, b, in->env_cap);
+	if (n < 0 || outputs_produce(in->out, OUT_STATUS, in->feed, strlen(in->feed), b, (size_t)n) < 0)
+		log_warn(in->log, LOG_SUB_ALPACA, "could not write a connection status event (%s) to Kafka",
+			 envelope_conn_state_name(cs->status));
+}
+
+static void on_gap_timer(uv_timer_t *t)
+{
+	struct ingest *in = t->data;
+	if (in->drop_pending == 0)
+		return;
+	struct envelope_conn_status cs = {
+		.ingest_ns = clock_real_ns(), .event_ns = clock_real_ns(), .feed = in->feed,
+		.seq = seq_map_next(in->seq, STATUS_SEQ_CHANNEL, in->feed), .status = ENVELOPE_CONN_GAP,
+		.error_class = "kafka_produce", .detail = "records refused by Kafka backpressure",
+		.has_gap_start = true, .gap_start_ns = in->drop_first_t, .has_gap_end = true,
+		.gap_end_ns = in->drop_last_t, .has_dropped = true, .dropped = (int64_t)in->drop_pending};
+	log_warn(in->log, LOG_SUB_KAFKA, "gap: %llu records refused by Kafka backpressure",
+		 (unsigned long long)in->drop_pending);
+	in->drop_pending = 0;
+	produce_status(in, &cs);
+}
+
+/* ------------------------------------------------------------ session callbacks */
+
+static int cb_send_text(void *arg, const char *json, size_t n)
+{
+	struct ingest *in = arg;
+	return in->ws ? wsconn_send_text(in->ws, json, n) : -ENOTCONN;
+}
+
+static void ws_on_open(void *user);
+static void ws_on_message(void *user, enum ws_msg_type type, const uint8_t *msg, size_t len);
+static void ws_on_close(void *user, const struct wsconn_end *end);
+
+static int cb_connect(void *arg)
+{
+	struct ingest *in = arg;
+	struct wsconn_opts o = {.url = in->url};
+	o.ws.headers = in->headers;
+	o.ws.n_headers = in->n_headers;
+	o.ws.ping_interval_ms = 10000; /* issue 3: ping every 10 s with a pong deadline */
+	o.ws.pong_timeout_ms = 10000;
+	static const struct wsconn_cbs cbs = {.on_open = ws_on_open, .on_message = ws_on_message,
+					      .on_close = ws_on_close};
+	int rc = wsconn_connect(&in->ws, in->loop, in->tls, &o, &cbs, in);
+	if (rc < 0)
+		in->ws = NULL;
+	return rc;
+}
+
+static void cb_disconnect(void *arg, uint16_t code)
+{
+	struct ingest *in = arg;
+	if (in->ws)
+		wsconn_close(in->ws, code);
+}
+
+static void cb_status(void *arg, const struct alpaca_status_ev *ev)
+{
+	struct ingest *in = arg;
+	static const enum envelope_conn_state map[ALPACA_STATUS_COUNT] = {
+		[ALPACA_STATUS_CONNECTING] = ENVELOPE_CONN_CONNECTING,
+		[ALPACA_STATUS_AUTHENTICATED] = ENVELOPE_CONN_AUTHENTICATED,
+		[ALPACA_STATUS_SUBSCRIBED] = ENVELOPE_CONN_SUBSCRIBED,
+		[ALPACA_STATUS_DISCONNECTED] = ENVELOPE_CONN_DISCONNECTED,
+		[ALPACA_STATUS_ERROR] = ENVELOPE_CONN_ERROR,
+		[ALPACA_STATUS_GAP] = ENVELOPE_CONN_GAP};
+	struct envelope_conn_status cs = {
+		.ingest_ns = clock_real_ns(), .event_ns = clock_real_ns(), .feed = in->feed,
+		.seq = seq_map_next(in->seq, STATUS_SEQ_CHANNEL, in->feed), .status = map[ev->status],
+		.has_error_code = ev->error_code != 0, .error_code = ev->error_code,
+		.error_class = ev->error_class_name, .detail = ev->detail, .has_attempt = true,
+		.attempt = ev->attempt, .has_gap_start = ev->gap_start_ns != 0, .gap_start_ns = ev->gap_start_ns,
+		.has_gap_end = ev->gap_end_ns != 0, .gap_end_ns = ev->gap_end_ns};
+	enum log_level lv = ev->status == ALPACA_STATUS_ERROR || ev->status == ALPACA_STATUS_GAP ? LOG_LEVEL_WARN :
+			    LOG_LEVEL_INFO;
+	LOG_AT(in->log, lv, LOG_SUB_ALPACA, "%s%s%s (attempt %u): %s", alpaca_status_name(ev->status),
+	       ev->error_class_name ? " " : "", ev->error_class_name ? ev->error_class_name : "", ev->attempt,
+	       ev->detail);
+	produce_status(in, &cs);
+}
+
+static void cb_fatal(void *arg, int code, const char *msg)
+{
+	struct ingest *in = arg;
+	log_error(in->log, LOG_SUB_ALPACA, "Alpaca refused the session for good (%d): %s", code, msg);
+	if (in->hooks.on_fatal)
+		in->hooks.on_fatal(in->hooks.arg, code, msg);
+}
+
+/* ------------------------------------------------------------ transport callbacks */
+
+static void ws_on_open(void *user)
+{
+	struct ingest *in = user;
+	alpaca_on_transport_up(in->sess, now_mono());
+	arm_session_timer(in);
+}
+
+static void on_parsed(void *arg, const struct event *ev)
+{
+	struct ingest *in = arg;
+	int64_t now = ev->recv_mono_ns;
+
+	alpaca_on_event(in->sess, now, ev);
+	if (ev->kind >= EVENT_CTL_SUCCESS || ev->kind == EVENT_NONE)
+		return;
+	in->events++;
+	if (dedup_seen(in->dedup, ev) == 1) {
+		in->duplicates++;
+		return;
+	}
+	produce_event(in, ev);
+	if (in->hooks.on_event)
+		in->hooks.on_event(in->hooks.arg, ev);
+}
+
+static void ws_on_message(void *user, enum ws_msg_type type, const uint8_t *msg, size_t len)
+{
+	struct ingest *in = user;
+	int64_t real = clock_real_ns(), mono = now_mono();
+
+	in->frames++;
+	if (type != WS_MSG_TEXT || frame_parse(in->parser, (const char *)msg, len, real, mono, on_parsed, in) < 0) {
+		in->frame_errors++; /* counted in the parser's stats by reason too */
+		log_warn(in->log, LOG_SUB_ALPACA, "malformed frame of %zu bytes rejected", len);
+	}
+	arm_session_timer(in);
+}
+
+static void ws_on_close(void *user, const struct wsconn_end *end)
+{
+	struct ingest *in = user;
+	enum alpaca_down hint = end->http_status ? ALPACA_DOWN_HTTP :
+				(end->stage == WSCONN_STAGE_TLS && end->status == -EPROTO) ? ALPACA_DOWN_TLS :
+				(end->status == UV_ETIMEDOUT || end->status == -ETIMEDOUT) ? ALPACA_DOWN_TIMEOUT :
+				end->status == 0 ? ALPACA_DOWN_CLOSED : ALPACA_DOWN_TRANSPORT;
+	in->ws = NULL;
+	if (in->closing) {
+		maybe_free(in);
+		return;
+	}
+	alpaca_on_transport_down(in->sess, now_mono(), end->text, end->http_status, hint);
+	arm_session_timer(in);
+}
+
+/* ------------------------------------------------------------ life cycle */
+
+int ingest_new(uv_loop_t *loop, const struct conf *c, struct log *log, struct outputs *out,
+	       const struct ingest_hooks *h, struct ingest **res, char *err, size_t errlen)
+{
+	struct ingest *in = calloc(1, sizeof(*in));
+	int rc;
+
+	if (!in)
+		return -ENOMEM;
+	in->loop = loop;
+	in->log = log;
+	in->conf = c;
+	in->out = out;
+	in->hooks = *h;
+	in->feed = strdup(c->alpaca_feed);
+	in->url = strdup(c->alpaca_url);
+	in->parser = frame_parser_new();
+	in->dedup = dedup_new(DEDUP_WINDOW_NS, DEDUP_MAX);
+	in->seq = seq_map_new();
+	if (!in->feed || !in->url || !in->parser || !in->dedup || !in->seq) {
+		rc = -ENOMEM;
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	if (strncmp(c->alpaca_url, "wss://", 6) == 0)
+		rc = tls_config_new_client(&in->tls, c->alpaca_tls_ca_file, err, errlen);
+	else
+		rc = tls_config_new_plain(&in->tls);
+	if (rc < 0)
+		goto fail;
+	if (c->alpaca_auth == CONF_AUTH_HEADER && c->alpaca_key.value) {
+		in->headers[0] = (struct ws_header){"APCA-API-KEY-ID", c->alpaca_key.value};
+		in->headers[1] = (struct ws_header){"APCA-API-SECRET-KEY", c->alpaca_secret.value};
+		in->n_headers = 2;
+	}
+
+	struct alpaca_opts ao;
+	alpaca_opts_from_conf(&ao, c);
+	ao.rng_seed = (uint64_t)clock_real_ns();
+	static const struct alpaca_cbs cbs = {.send_text = cb_send_text, .connect = cb_connect,
+					      .disconnect = cb_disconnect, .status = cb_status, .fatal = cb_fatal};
+	if ((rc = alpaca_new(&in->sess, &ao, &cbs, in)) < 0) {
+		snprintf(err, errlen, "cannot create the Alpaca session: %s", strerror(-rc));
+		goto fail;
+	}
+	struct alpaca_symbols want;
+	alpaca_symbols_from_conf(&want, c);
+	uint32_t req;
+	if ((rc = alpaca_set_symbols(in->sess, now_mono(), &want, &req, err, errlen)) < 0)
+		goto fail;
+
+	uv_timer_init(loop, &in->sess_timer);
+	uv_timer_init(loop, &in->gap_timer);
+	in->sess_timer.data = in->gap_timer.data = in;
+	in->handles = 2;
+	*res = in;
+	return 0;
+fail:
+	if (in->sess)
+		alpaca_free(in->sess);
+	if (in->tls)
+		tls_config_free(in->tls);
+	seq_map_free(in->seq);
+	dedup_free(in->dedup);
+	frame_parser_free(in->parser);
+	free(in->feed);
+	free(in->url);
+	free(in);
+	return rc;
+}
+
+int ingest_start(struct ingest *in)
+{
+	uv_timer_start(&in->gap_timer, on_gap_timer, GAP_REPORT_MS, GAP_REPORT_MS);
+	int rc = alpaca_start(in->sess, now_mono());
+	arm_session_timer(in);
+	return rc;
+}
+
+static void maybe_free(struct ingest *in)
+{
+	if (in->handles > 0 || in->ws)
+		return;
+	void (*cb)(void *) = in->closed_cb;
+	void *arg = in->closed_arg;
+	alpaca_free(in->sess);
+	tls_config_free(in->tls);
+	seq_map_free(in->seq);
+	dedup_free(in->dedup);
+	frame_parser_free(in->parser);
+	free(in->env);
+	free(in->feed);
+	free(in->url);
+	free(in);
+	if (cb)
+		cb(arg);
+}
+
+static void timer_closed(uv_handle_t *h)
+{
+	struct ingest *in = h->data;
+	in->handles--;
+	maybe_free(in);
+}
+
+void ingest_close(struct ingest *in, void (*cb)(void *arg), void *arg)
+{
+	in->closed_cb = cb;
+	in->closed_arg = arg;
+	on_gap_timer(&in->gap_timer); /* a last gap report before we go */
+	/* The machine sends the close frame through cb_disconnect; ws_on_close
+	 * then frees once the connection is gone. */
+	alpaca_stop(in->sess, now_mono());
+	in->closing = true;
+	uv_timer_stop(&in->sess_timer);
+	uv_timer_stop(&in->gap_timer);
+	uv_close((uv_handle_t *)&in->sess_timer, timer_closed);
+	uv_close((uv_handle_t *)&in->gap_timer, timer_closed);
+}
+
+bool ingest_subscribed(const struct ingest *in)
+{
+	return alpaca_stats(in->sess)->state == ALPACA_ST_SUBSCRIBED;
+}
+
+json_t *ingest_status_json(const struct ingest *in)
+{
+	const struct alpaca_stats *s = alpaca_stats(in->sess);
+	const struct frame_stats *fs = frame_parser_stats(in->parser);
+	json_t *subs = json_object();
+	for (int ch = 0; ch < ALPACA_CH_COUNT; ch++) {
+		size_t n = alpaca_confirmed_count(in->sess, (enum alpaca_channel)ch);
+		if (n == 0)
+			continue;
+		json_t *a = json_array();
+		for (size_t i = 0; i < n && i < 50; i++)
+			json_array_append_new(a, json_string(alpaca_confirmed_at(in->sess, (enum alpaca_channel)ch, i)));
+		json_object_set_new(subs, alpaca_channel_name((enum alpaca_channel)ch), a);
+	}
+	return json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b,s:o}",
+		"state", alpaca_state_name(s->state), "url", in->url, "feed", in->feed,
+		"attempt", (json_int_t)s->attempt, "connects", (json_int_t)s->connects,
+		"reconnects", (json_int_t)s->reconnects, "frames", (json_int_t)in->frames,
+		"frame_errors", (json_int_t)in->frame_errors, "events", (json_int_t)in->events,
+		"rejected_messages", (json_int_t)(fs->rejected + fs->unknown_type),
+		"duplicates", (json_int_t)in->duplicates, "kafka_refused", (json_int_t)in->drops_total,
+		"gaps", (json_int_t)s->gaps, "gap_open", s->gap_open, "subscriptions", subs);
+}

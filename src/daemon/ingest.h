@@ -1,0 +1,43 @@
+/* ingest.h - the daemon's source side: the Alpaca WebSocket (net/wsconn),
+ * the session machine (source/alpaca), the frame parser, dedup, durable seq,
+ * JSON envelopes to the raw topics, and connection status events.
+ *
+ * Routing (wire.md names four raw topics; the rest is our decision, see
+ * docs/architecture.md): trades, corrections, cancel errors -> trades topic;
+ * quotes -> quotes topic; bars, updatedBars, dailyBars -> bars topic;
+ * trading statuses, LULDs, imbalances and our connection status events ->
+ * status topic. The envelope's `channel` tells them apart. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <uv.h>
+
+#include "core/conf.h"
+#include "core/log.h"
+#include "daemon/outputs.h"
+#include "event.h"
+
+struct ingest;
+
+struct ingest_hooks {
+	/* Every accepted (non-duplicate) data event, after it was handed to
+	 * Kafka: the TA engine's input. May be NULL. */
+	void (*on_event)(void *arg, const struct event *ev);
+	/* The session stopped on an error retrying cannot fix (402, 409, ...). */
+	void (*on_fatal)(void *arg, int code, const char *msg);
+	void *arg;
+};
+
+int ingest_new(uv_loop_t *loop, const struct conf *c, struct log *log, struct outputs *out,
+	       const struct ingest_hooks *h, struct ingest **res, char *err, size_t errlen);
+int ingest_start(struct ingest *in);
+/* Stops the session (close frame), then frees; cb once everything is closed. */
+void ingest_close(struct ingest *in, void (*cb)(void *arg), void *arg);
+
+/* Status for `torghutctl status` (a new JSON object). */
+json_t *ingest_status_json(const struct ingest *in);
+/* Gate for /readyz and status: subscribed and data flowing. */
+bool ingest_subscribed(const struct ingest *in);
