@@ -3,7 +3,8 @@ src_libtorghut_a_SOURCES += \
 	src/daemon/daemon.c src/daemon/daemon.h src/daemon/daemon_int.h \
 	src/daemon/args.c src/daemon/commands.c \
 	src/daemon/outputs.c src/daemon/outputs.h \
-	src/daemon/ingest.c src/daemon/ingest.h
+	src/daemon/ingest.c src/daemon/ingest.h \
+	src/daemon/analytics.c src/daemon/analytics.h
 
 sbin_PROGRAMS += src/torghutd
 src_torghutd_SOURCES = src/cmd/torghutd.c

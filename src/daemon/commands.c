@@ -4,7 +4,10 @@
 #include "daemon/daemon_int.h"
 
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
+
+#include "core/conf_parse.h"
 #include <unistd.h>
 
 static struct daemon *daemon_of(void *arg)
@@ -61,6 +64,8 @@ static void cmd_status(void *arg, struct ctl_call *call, json_t *req)
 		"conf", "state", d->reloading ? "reloading" : "loaded", "reloads", (json_int_t)d->reloads,
 			"reload_failures", (json_int_t)d->reload_failures);
 	json_object_set_new(subs, "kafka", kafka);
+	if (d->ta)
+		json_object_set_new(subs, "ta", analytics_status_json(d->ta));
 	if (d->in)
 		json_object_set_new(subs, "alpaca", ingest_status_json(d->in));
 	else
@@ -114,7 +119,69 @@ static void cmd_drain(void *arg, struct ctl_call *call, json_t *req)
 	daemon_drain(d, "drain command");
 }
 
+static void cmd_symbols(void *arg, struct ctl_call *call, json_t *req)
+{
+	struct daemon *d = daemon_of(arg);
+	if (!d->in) {
+		ctl_call_fail(call, "no Alpaca source: %s", d->ingest_off ? d->ingest_off : "not started");
+		return;
+	}
+	ctl_call_reply(call, json_pack("{s:o}", "channels", ingest_symbols_json(d->in)));
+}
+
+static void sub_done(void *arg, int result, const char *detail)
+{
+	struct ctl_call *call = arg;
+	if (result == 0)
+		ctl_call_reply(call, json_pack("{s:s}", "result", "confirmed by the server"));
+	else if (result == -ENOTCONN)
+		ctl_call_reply(call, json_pack("{s:s}", "result", "not connected: applied on the next connection"));
+	else if (result > 0) /* Alpaca refused it: 400, 405 (symbol limit), 410, 413 */
+		ctl_call_fail(call, "Alpaca refused the change (%d): %s", result, detail ? detail : "");
+	else
+		ctl_call_fail(call, "subscription change not confirmed: %s", detail ? detail : strerror(-result));
+}
+
+static void change_symbols(struct daemon *d, struct ctl_call *call, json_t *req, bool add)
+{
+	json_t *a = json_object_get(req, "symbols"), *v;
+	const char *syms[256];
+	size_t n = 0, i;
+	char err[256];
+
+	if (!d->in) {
+		ctl_call_fail(call, "no Alpaca source: %s", d->ingest_off ? d->ingest_off : "not started");
+		return;
+	}
+	if (!json_is_array(a) || json_array_size(a) == 0 || json_array_size(a) > 256) {
+		ctl_call_fail(call, "\"symbols\" must be an array of 1 to 256 symbols");
+		return;
+	}
+	json_array_foreach(a, i, v) {
+		if (!json_is_string(v) || !conf_symbol_valid(json_string_value(v), json_string_length(v))) {
+			ctl_call_fail(call, "invalid symbol at index %zu (upper-case letters, digits, . / -)", i);
+			return;
+		}
+		syms[n++] = json_string_value(v);
+	}
+	if (ingest_change_symbols(d->in, syms, n, add, sub_done, call, err, sizeof(err)) < 0)
+		ctl_call_fail(call, "%s", err);
+}
+
+static void cmd_subscribe(void *arg, struct ctl_call *call, json_t *req)
+{
+	change_symbols(daemon_of(arg), call, req, true);
+}
+
+static void cmd_unsubscribe(void *arg, struct ctl_call *call, json_t *req)
+{
+	change_symbols(daemon_of(arg), call, req, false);
+}
+
 const struct ctl_command daemon_commands[] = {
+	{"symbols", false, cmd_symbols},
+	{"subscribe", true, cmd_subscribe},
+	{"unsubscribe", true, cmd_unsubscribe},
 	{"status", false, cmd_status},
 	{"log-level", true, cmd_log_level},
 	{"reload", true, cmd_reload},

@@ -127,12 +127,28 @@ static void drain_outputs(struct daemon *d)
 		drain_close_ctl(d);
 }
 
+static void ta_closed(void *arg)
+{
+	struct daemon *d = arg;
+	d->ta = NULL;
+	drain_outputs(d);
+}
+
+/* After the source stops: the TA engine's last records, then Kafka. */
+static void drain_ta(struct daemon *d)
+{
+	if (d->ta)
+		analytics_close(d->ta, ta_closed, d);
+	else
+		drain_outputs(d);
+}
+
 static void ingest_closed(void *arg)
 {
 	struct daemon *d = arg;
 	d->in = NULL;
 	log_info(d->log, LOG_SUB_ALPACA, "Alpaca session closed");
-	drain_outputs(d);
+	drain_ta(d);
 }
 
 static void outputs_closed(void *arg)
@@ -166,9 +182,9 @@ void daemon_drain(struct daemon *d, const char *why)
 	uv_timer_stop(&d->checkpoint);
 	uv_close((uv_handle_t *)&d->checkpoint, NULL);
 	if (d->in)
-		ingest_close(d->in, ingest_closed, d); /* then Kafka, then the control socket */
+		ingest_close(d->in, ingest_closed, d); /* then TA, Kafka, the control socket */
 	else
-		drain_outputs(d);
+		drain_ta(d);
 }
 
 /* ---------------------------------------------------------------- signals */
@@ -218,6 +234,8 @@ static void go_ready(struct daemon *d)
 		 conf_profile_name(d->conf->profile), conf_role_name(d->conf->role));
 	uint64_t every = (uint64_t)(d->conf->checkpoint_interval / 1000000);
 	uv_timer_start(&d->checkpoint, on_checkpoint, every, every);
+	if (d->ta)
+		analytics_start(d->ta);
 	if (d->in && ingest_start(d->in) < 0)
 		log_error(d->log, LOG_SUB_ALPACA, "the Alpaca session did not start");
 }
@@ -228,6 +246,13 @@ static void on_ingest_fatal(void *arg, int code, const char *msg)
 	 * Kafka; the alpaca_ws gate stays off until the operator fixes it. */
 	struct daemon *d = arg;
 	notify_status(&d->notify, "Alpaca refused the session (%d): %s", code, msg);
+}
+
+static void on_ingest_event(void *arg, const struct event *ev)
+{
+	struct daemon *d = arg;
+	if (d->ta)
+		analytics_on_event(d->ta, ev);
 }
 
 /* The Alpaca source, unless this role has none or it is not configured. */
@@ -247,7 +272,7 @@ static int setup_ingest(struct daemon *d, char *err, size_t errlen)
 		log_error(d->log, LOG_SUB_ALPACA, "not connecting to Alpaca: %s", d->ingest_off);
 		return 0;
 	}
-	struct ingest_hooks h = {.on_fatal = on_ingest_fatal, .arg = d};
+	struct ingest_hooks h = {.on_fatal = on_ingest_fatal, .on_event = on_ingest_event, .arg = d};
 	return ingest_new(&d->loop, c, d->log, d->out, &h, &d->in, err, errlen);
 }
 
@@ -373,7 +398,20 @@ int daemon_run(const struct daemon_args *a, struct conf *conf, struct log *log)
 		code = rc == -EINVAL ? DAEMON_EXIT_CONFIG : DAEMON_EXIT_DEPENDENCY;
 		goto fail;
 	}
-	/* 5. the Alpaca source: created now so its configuration problems stop
+	/* 5. the TA engine (role all; role=ta's Kafka consumer is not built yet) */
+	if (conf->role == CONF_ROLE_ALL && (rc = analytics_new(&d->loop, conf, log, d->out, &d->ta)) < 0) {
+		d->ta = NULL;
+		log_error(log, LOG_SUB_TA, "cannot create the TA engine: %s", strerror(-rc));
+		code = DAEMON_EXIT_DEPENDENCY;
+		goto fail;
+	}
+	if (conf->role == CONF_ROLE_TA) {
+		log_error(log, LOG_SUB_TA, "role=ta (TA from the raw Kafka topics) is not implemented yet");
+		code = DAEMON_EXIT_CONFIG;
+		goto fail;
+	}
+
+	/* 6. the Alpaca source: created now so its configuration problems stop
 	 * start-up, started once Kafka is ready */
 	if ((rc = setup_ingest(d, err, sizeof(err))) < 0) {
 		d->in = NULL;

@@ -13,6 +13,7 @@
 #include "daemon/daemon.h"
 #include "daemon/outputs.h"
 #include "daemon/ingest.h"
+#include "daemon/analytics.h"
 
 #define DAEMON_MAGIC 0x74676864u /* "tghd": checked where a void * comes back */
 
@@ -31,6 +32,7 @@ struct daemon {
 	uv_timer_t watchdog;
 	struct ctl_server *ctl;
 	struct outputs *out;
+	struct analytics *ta;       /* NULL for role=ingest */
 	struct ingest *in;          /* NULL for role=ta or when unconfigured */
 	const char *ingest_off;     /* why there is no Alpaca source, or NULL */
 	uv_timer_t checkpoint; /* the checkpoint/commit interval */

@@ -54,6 +54,12 @@ struct ingest {
 	uint64_t drop_pending, drops_total, duplicates, produce_errors;
 	int64_t drop_first_t, drop_last_t;
 	uint64_t frames, frame_errors, events;
+
+	struct pending_sub {
+		uint32_t req;
+		void (*done)(void *, int, const char *);
+		void *arg;
+	} pending[16];
 };
 
 static int64_t now_mono(void)
@@ -249,6 +255,20 @@ static void cb_status(void *arg, const struct alpaca_status_ev *ev)
 	produce_status(in, &cs);
 }
 
+static void cb_sub_result(void *arg, uint32_t req, int result, const char *detail)
+{
+	struct ingest *in = arg;
+	for (size_t i = 0; i < sizeof(in->pending) / sizeof(in->pending[0]); i++) {
+		struct pending_sub *p = &in->pending[i];
+		if (p->done && p->req == req) {
+			void (*done)(void *, int, const char *) = p->done;
+			p->done = NULL;
+			done(p->arg, result, detail);
+			return;
+		}
+	}
+}
+
 static void cb_fatal(void *arg, int code, const char *msg)
 {
 	struct ingest *in = arg;
@@ -354,7 +374,8 @@ int ingest_new(uv_loop_t *loop, const struct conf *c, struct log *log, struct ou
 	alpaca_opts_from_conf(&ao, c);
 	ao.rng_seed = (uint64_t)clock_real_ns();
 	static const struct alpaca_cbs cbs = {.send_text = cb_send_text, .connect = cb_connect,
-					      .disconnect = cb_disconnect, .status = cb_status, .fatal = cb_fatal};
+					      .disconnect = cb_disconnect, .status = cb_status, .fatal = cb_fatal,
+					      .sub_result = cb_sub_result};
 	if ((rc = alpaca_new(&in->sess, &ao, &cbs, in)) < 0) {
 		snprintf(err, errlen, "cannot create the Alpaca session: %s", strerror(-rc));
 		goto fail;
@@ -432,6 +453,85 @@ void ingest_close(struct ingest *in, void (*cb)(void *arg), void *arg)
 	uv_timer_stop(&in->gap_timer);
 	uv_close((uv_handle_t *)&in->sess_timer, timer_closed);
 	uv_close((uv_handle_t *)&in->gap_timer, timer_closed);
+}
+
+static bool in_list(const char *const *syms, size_t n, const char *s)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(syms[i], s) == 0)
+			return true;
+	return false;
+}
+
+int ingest_change_symbols(struct ingest *in, const char *const *syms, size_t n, bool add,
+			  void (*done)(void *arg, int result, const char *detail), void *arg, char *err,
+			  size_t errlen)
+{
+	struct pending_sub *slot = NULL;
+	for (size_t i = 0; i < sizeof(in->pending) / sizeof(in->pending[0]); i++)
+		if (!in->pending[i].done)
+			slot = &in->pending[i];
+	if (!slot) {
+		snprintf(err, errlen, "too many subscription changes in flight");
+		return -EBUSY;
+	}
+	const char **lists[ALPACA_CH_SUB_COUNT] = {0};
+	struct alpaca_symbols want = {0};
+	int rc = 0;
+	for (int ch = 0; ch < ALPACA_CH_SUB_COUNT && rc == 0; ch++) {
+		if (!(in->conf->alpaca_channels & (1u << ch)))
+			continue;
+		size_t cur = alpaca_desired_count(in->sess, (enum alpaca_channel)ch), k = 0;
+		lists[ch] = calloc(cur + n + 1, sizeof(char *));
+		if (!lists[ch]) {
+			rc = -ENOMEM;
+			break;
+		}
+		for (size_t i = 0; i < cur; i++) {
+			const char *sym = alpaca_desired_at(in->sess, (enum alpaca_channel)ch, i);
+			if (add || !in_list(syms, n, sym))
+				lists[ch][k++] = sym;
+		}
+		for (size_t i = 0; add && i < n; i++)
+			if (!in_list(lists[ch], k, syms[i]))
+				lists[ch][k++] = syms[i];
+		want.sym[ch] = lists[ch];
+		want.n[ch] = k;
+	}
+	uint32_t req = 0;
+	if (rc == 0)
+		rc = alpaca_set_symbols(in->sess, now_mono(), &want, &req, err, errlen);
+	for (int ch = 0; ch < ALPACA_CH_SUB_COUNT; ch++)
+		free(lists[ch]);
+	if (rc < 0)
+		return rc;
+	slot->req = req;
+	slot->done = done;
+	slot->arg = arg;
+	arm_session_timer(in);
+	return 0;
+}
+
+json_t *ingest_symbols_json(const struct ingest *in)
+{
+	json_t *r = json_object();
+	for (int ch = 0; ch < ALPACA_CH_COUNT; ch++) {
+		json_t *want = json_array(), *have = json_array();
+		size_t nw = alpaca_desired_count(in->sess, (enum alpaca_channel)ch);
+		size_t nh = alpaca_confirmed_count(in->sess, (enum alpaca_channel)ch);
+		for (size_t i = 0; i < nw; i++)
+			json_array_append_new(want, json_string(alpaca_desired_at(in->sess, (enum alpaca_channel)ch, i)));
+		for (size_t i = 0; i < nh; i++)
+			json_array_append_new(have, json_string(alpaca_confirmed_at(in->sess, (enum alpaca_channel)ch, i)));
+		if (nw == 0 && nh == 0) {
+			json_decref(want);
+			json_decref(have);
+			continue;
+		}
+		json_object_set_new(r, alpaca_channel_name((enum alpaca_channel)ch),
+				    json_pack("{s:o,s:o}", "desired", want, "confirmed", have));
+	}
+	return r;
 }
 
 bool ingest_subscribed(const struct ingest *in)

@@ -37,6 +37,17 @@ int ingest_start(struct ingest *in);
 /* Stops the session (close frame), then frees; cb once everything is closed. */
 void ingest_close(struct ingest *in, void (*cb)(void *arg), void *arg);
 
+/* Adds (add=true) or removes symbols on every configured channel of the live
+ * session; the desired set survives reconnects. `done` reports the server's
+ * answer once (alpaca.h sub_result codes: 0 confirmed, 400/405/410/413
+ * refused, -ENOTCONN applied on the next connection, ...). Returns 0, or
+ * -EINVAL (err names the symbol), -EBUSY (too many changes pending). */
+int ingest_change_symbols(struct ingest *in, const char *const *syms, size_t n, bool add,
+			  void (*done)(void *arg, int result, const char *detail), void *arg, char *err,
+			  size_t errlen);
+/* Desired and server-confirmed symbols per channel (a new JSON object). */
+json_t *ingest_symbols_json(const struct ingest *in);
+
 /* Status for `torghutctl status` (a new JSON object). */
 json_t *ingest_status_json(const struct ingest *in);
 /* Gate for /readyz and status: subscribed and data flowing. */

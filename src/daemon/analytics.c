@@ -1,0 +1,191 @@
+/* analytics.c - the TA engine on the loop (see analytics.h). */
+#include "config.h"
+
+#include "daemon/analytics.h"
+
+#include "core/clock.h"
+#include "sink/avro.h"
+#include "ta/engine.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define REC_BUF 65536
+
+struct analytics {
+	uv_loop_t *loop;
+	struct log *log;
+	struct outputs *out;
+	struct ta_engine *eng;
+	uv_timer_t close_timer; /* at ta_engine_next_deadline */
+	uv_timer_t heartbeat;
+	int64_t heartbeat_ms;
+	int handles;
+	void (*closed_cb)(void *);
+	void *closed_arg;
+	uint8_t buf[REC_BUF];
+	uint64_t encode_errors, produce_refused;
+};
+
+static int64_t mono(void)
+{
+	return (int64_t)uv_hrtime();
+}
+
+static void produce(struct analytics *a, enum outputs_topic t, const char *key, int n)
+{
+	if (n < 0) {
+		a->encode_errors++;
+		return;
+	}
+	/* No schema registry configured yet: bare Avro (wire.md). */
+	if (outputs_produce(a->out, t, key, strlen(key), a->buf, (size_t)n) == -ENOBUFS)
+		a->produce_refused++;
+}
+
+static void on_bar(void *arg, const struct ta_bar_rec *r)
+{
+	struct analytics *a = arg;
+	produce(a, OUT_TA_BARS, r->head.symbol, avro_enc_bar(r, a->buf, sizeof(a->buf)));
+}
+
+static void on_signal(void *arg, const struct ta_signal_rec *r)
+{
+	struct analytics *a = arg;
+	produce(a, OUT_TA_SIGNALS, r->head.symbol, avro_enc_signal(r, a->buf, sizeof(a->buf)));
+}
+
+static void on_status(void *arg, const struct ta_status_rec *r)
+{
+	struct analytics *a = arg;
+	produce(a, OUT_TA_STATUS, "ta", avro_enc_status(r, a->buf, sizeof(a->buf)));
+}
+
+/* A late trade as a small JSON record: the second it missed is closed. */
+static void on_late(void *arg, const char *symbol, int64_t t_ns, double price, double size)
+{
+	struct analytics *a = arg;
+	char ts[CLOCK_RFC3339_MAX];
+	if (!outputs_topic_enabled(a->out, OUT_TA_LATE))
+		return;
+	clock_format_rfc3339(t_ns, CLOCK_FRAC_AUTO, ts, sizeof(ts));
+	int n = snprintf((char *)a->buf, sizeof(a->buf),
+			 "{\"symbol\":\"%s\",\"eventTs\":\"%s\",\"p\":%.17g,\"s\":%.17g,\"reason\":\"late\"}",
+			 symbol, ts, price, size);
+	produce(a, OUT_TA_LATE, symbol, n);
+}
+
+static void arm(struct analytics *a);
+
+static void on_close_timer(uv_timer_t *t)
+{
+	struct analytics *a = t->data;
+	ta_engine_advance(a->eng, mono(), clock_real_ns());
+	arm(a);
+}
+
+static void arm(struct analytics *a)
+{
+	int64_t dl = ta_engine_next_deadline(a->eng);
+	if (dl == INT64_MAX) {
+		uv_timer_stop(&a->close_timer);
+		return;
+	}
+	int64_t d = dl - mono();
+	/* Rounded up to the next millisecond: a bar closes at, never before,
+	 * the moment the watermark passes its end. */
+	uv_timer_start(&a->close_timer, on_close_timer, d <= 0 ? 0 : (uint64_t)((d + 999999) / 1000000), 0);
+}
+
+static void on_heartbeat(uv_timer_t *t)
+{
+	struct analytics *a = t->data;
+	ta_engine_status(a->eng, mono(), clock_real_ns(), NULL);
+}
+
+int analytics_new(uv_loop_t *loop, const struct conf *c, struct log *log, struct outputs *out,
+		  struct analytics **res)
+{
+	struct analytics *a = calloc(1, sizeof(*a));
+	struct ta_engine_opts o;
+
+	if (!a)
+		return -ENOMEM;
+	ta_engine_opts_default(&o);
+	o.slack_ns = c->max_out_of_orderness;
+	o.quote_stale_after_ns = c->quote_stale_after;
+	o.arg = a;
+	o.on_bar = on_bar;
+	o.on_signal = on_signal;
+	o.on_late = on_late;
+	o.on_status = on_status;
+	a->eng = ta_engine_new(&o);
+	if (!a->eng) {
+		free(a);
+		return -ENOMEM;
+	}
+	a->loop = loop;
+	a->log = log;
+	a->out = out;
+	a->heartbeat_ms = c->checkpoint_interval / 1000000;
+	uv_timer_init(loop, &a->close_timer);
+	uv_timer_init(loop, &a->heartbeat);
+	a->close_timer.data = a->heartbeat.data = a;
+	a->handles = 2;
+	*res = a;
+	return 0;
+}
+
+void analytics_start(struct analytics *a)
+{
+	uv_timer_start(&a->heartbeat, on_heartbeat, 0, (uint64_t)a->heartbeat_ms);
+}
+
+void analytics_on_event(struct analytics *a, const struct event *ev)
+{
+	if (ta_engine_on_event(a->eng, ev, ev->recv_mono_ns ? ev->recv_mono_ns : mono(), clock_real_ns()) < 0)
+		a->encode_errors++;
+	arm(a);
+}
+
+static void closed(uv_handle_t *h)
+{
+	struct analytics *a = h->data;
+	if (--a->handles > 0)
+		return;
+	void (*cb)(void *) = a->closed_cb;
+	void *arg = a->closed_arg;
+	ta_engine_free(a->eng);
+	free(a);
+	if (cb)
+		cb(arg);
+}
+
+void analytics_close(struct analytics *a, void (*cb)(void *arg), void *arg)
+{
+	a->closed_cb = cb;
+	a->closed_arg = arg;
+	/* What the watermark allows now, and a last heartbeat. Open bars stay
+	 * open: they belong in the checkpoint, not closed early. */
+	ta_engine_advance(a->eng, mono(), clock_real_ns());
+	ta_engine_status(a->eng, mono(), clock_real_ns(), NULL);
+	uv_close((uv_handle_t *)&a->close_timer, closed);
+	uv_close((uv_handle_t *)&a->heartbeat, closed);
+}
+
+json_t *analytics_status_json(const struct analytics *a)
+{
+	struct ta_engine_stats s;
+	ta_engine_stats(a->eng, &s);
+	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+		"trades_in", (json_int_t)s.trades_in, "trades_accepted", (json_int_t)s.trades_accepted,
+		"trades_rejected", (json_int_t)s.trades_rejected, "trades_late", (json_int_t)s.trades_late,
+		"quotes_in", (json_int_t)s.quotes_in, "bars_1s", (json_int_t)s.bars,
+		"signals_1s", (json_int_t)s.signals_1s, "signals_1m", (json_int_t)s.signals_1m,
+		"heartbeats", (json_int_t)s.heartbeats, "symbols", (json_int_t)s.symbols,
+		"mem_bytes", (json_int_t)s.mem_bytes, "encode_errors", (json_int_t)a->encode_errors,
+		"kafka_refused", (json_int_t)a->produce_refused);
+}
