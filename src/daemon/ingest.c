@@ -11,6 +11,7 @@
 #include "source/alpaca.h"
 #include "source/dedup.h"
 #include "source/frame.h"
+#include "source/recorder.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -36,6 +37,7 @@ struct ingest {
 	struct frame_parser *parser;
 	struct dedup *dedup;
 	struct seq_map *seq;
+	struct recorder *rec; /* alpaca.record.file, or NULL */
 	char *feed, *url;
 	struct ws_header headers[2];
 	size_t n_headers;
@@ -181,6 +183,8 @@ static void produce_status(struct ingest *in, const struct envelope_conn_status 
 static void on_gap_timer(uv_timer_t *t)
 {
 	struct ingest *in = t->data;
+	if (in->rec)
+		recorder_flush(in->rec);
 	if (in->drop_pending == 0)
 		return;
 	struct envelope_conn_status cs = {
@@ -313,6 +317,8 @@ static void ws_on_message(void *user, enum ws_msg_type type, const uint8_t *msg,
 	if (type != WS_MSG_TEXT || frame_parse(in->parser, (const char *)msg, len, real, mono, on_parsed, in) < 0) {
 		in->frame_errors++; /* counted in the parser's stats by reason too */
 		log_warn(in->log, LOG_SUB_ALPACA, "malformed frame of %zu bytes rejected", len);
+	} else if (in->rec) {
+		recorder_frame(in->rec, real, (const char *)msg, len);
 	}
 	arm_session_timer(in);
 }
@@ -364,6 +370,10 @@ int ingest_new(uv_loop_t *loop, const struct conf *c, struct log *log, struct ou
 		rc = tls_config_new_plain(&in->tls);
 	if (rc < 0)
 		goto fail;
+	if (c->alpaca_record_file && (rc = recorder_new(loop, c->alpaca_record_file, &in->rec)) < 0) {
+		snprintf(err, errlen, "alpaca.record.file: cannot open %s: %s", c->alpaca_record_file, uv_strerror(rc));
+		goto fail;
+	}
 	if (c->alpaca_auth == CONF_AUTH_HEADER && c->alpaca_key.value) {
 		in->headers[0] = (struct ws_header){"APCA-API-KEY-ID", c->alpaca_key.value};
 		in->headers[1] = (struct ws_header){"APCA-API-SECRET-KEY", c->alpaca_secret.value};
@@ -393,6 +403,8 @@ int ingest_new(uv_loop_t *loop, const struct conf *c, struct log *log, struct ou
 	*res = in;
 	return 0;
 fail:
+	if (in->rec)
+		recorder_close(in->rec, NULL, NULL); /* frees when the loop runs */
 	if (in->sess)
 		alpaca_free(in->sess);
 	if (in->tls)
@@ -433,6 +445,14 @@ static void maybe_free(struct ingest *in)
 		cb(arg);
 }
 
+static void recorder_closed(void *arg)
+{
+	struct ingest *in = arg;
+	in->rec = NULL;
+	in->handles--;
+	maybe_free(in);
+}
+
 static void timer_closed(uv_handle_t *h)
 {
 	struct ingest *in = h->data;
@@ -453,6 +473,10 @@ void ingest_close(struct ingest *in, void (*cb)(void *arg), void *arg)
 	uv_timer_stop(&in->gap_timer);
 	uv_close((uv_handle_t *)&in->sess_timer, timer_closed);
 	uv_close((uv_handle_t *)&in->gap_timer, timer_closed);
+	if (in->rec) {
+		in->handles++; /* the recorder's last write and close */
+		recorder_close(in->rec, recorder_closed, in);
+	}
 }
 
 static bool in_list(const char *const *syms, size_t n, const char *s)

@@ -16,3 +16,11 @@ tests_unit_source_test_dedup_LDADD = $(TG_TEST_LIBS)
 noinst_PROGRAMS += bench/bench_frame
 bench_bench_frame_SOURCES = bench/bench_frame.c
 bench_bench_frame_LDADD = $(TG_PROG_LIBS)
+
+# alpaca.record.file: received frames as a replayable recording.
+src_libtorghut_a_SOURCES += src/source/recorder.c src/source/recorder.h
+check_PROGRAMS += tests/unit/source/test_recorder
+TESTS += tests/unit/source/test_recorder
+tests_unit_source_test_recorder_SOURCES = tests/unit/source/test_recorder.c
+tests_unit_source_test_recorder_CFLAGS = $(TG_TEST_CF)
+tests_unit_source_test_recorder_LDADD = $(TG_TEST_LIBS)
