@@ -3,3 +3,4 @@ TESTS += tests/system/test_daemon.sh
 dist_noinst_SCRIPTS += tests/system/test_daemon.sh
 TESTS += tests/system/test_systemd_unit.sh
 dist_noinst_SCRIPTS += tests/system/test_systemd_unit.sh
+EXTRA_DIST += tests/system/promcheck.py

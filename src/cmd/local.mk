@@ -4,7 +4,8 @@ src_libtorghut_a_SOURCES += \
 	src/daemon/args.c src/daemon/commands.c \
 	src/daemon/outputs.c src/daemon/outputs.h \
 	src/daemon/ingest.c src/daemon/ingest.h \
-	src/daemon/analytics.c src/daemon/analytics.h
+	src/daemon/analytics.c src/daemon/analytics.h \
+	src/daemon/observe.c src/daemon/observe.h
 
 sbin_PROGRAMS += src/torghutd
 src_torghutd_SOURCES = src/cmd/torghutd.c

@@ -4,6 +4,7 @@
 #include "daemon/analytics.h"
 
 #include "core/clock.h"
+#include "core/hist.h"
 #include "sink/avro.h"
 #include "ta/engine.h"
 
@@ -28,6 +29,8 @@ struct analytics {
 	void *closed_arg;
 	uint8_t buf[REC_BUF];
 	uint64_t encode_errors, produce_refused;
+	int64_t slack_ns;
+	struct hist *close_to_signal, *event_to_signal;
 };
 
 static int64_t mono(void)
@@ -56,6 +59,11 @@ static void on_signal(void *arg, const struct ta_signal_rec *r)
 {
 	struct analytics *a = arg;
 	produce(a, OUT_TA_SIGNALS, r->head.symbol, avro_enc_signal(r, a->buf, sizeof(a->buf)));
+	if (a->close_to_signal && r->head.has_window && strcmp(r->head.window.size, "PT1S") == 0) {
+		int64_t now = clock_real_ns(), end = r->head.window.end_ns;
+		hist_record(a->close_to_signal, now - (end + a->slack_ns));
+		hist_record(a->event_to_signal, now - end);
+	}
 }
 
 static void on_status(void *arg, const struct ta_status_rec *r)
@@ -131,6 +139,7 @@ int analytics_new(uv_loop_t *loop, const struct conf *c, struct log *log, struct
 	a->log = log;
 	a->out = out;
 	a->heartbeat_ms = c->checkpoint_interval / 1000000;
+	a->slack_ns = c->max_out_of_orderness;
 	uv_timer_init(loop, &a->close_timer);
 	uv_timer_init(loop, &a->heartbeat);
 	a->close_timer.data = a->heartbeat.data = a;
@@ -174,6 +183,19 @@ void analytics_close(struct analytics *a, void (*cb)(void *arg), void *arg)
 	ta_engine_status(a->eng, mono(), clock_real_ns(), NULL);
 	uv_close((uv_handle_t *)&a->close_timer, closed);
 	uv_close((uv_handle_t *)&a->heartbeat, closed);
+}
+
+void analytics_set_hists(struct analytics *a, struct hist *close_to_signal, struct hist *event_to_signal)
+{
+	a->close_to_signal = close_to_signal;
+	a->event_to_signal = event_to_signal;
+}
+
+uint64_t analytics_late_trades(const struct analytics *a)
+{
+	struct ta_engine_stats s;
+	ta_engine_stats(a->eng, &s);
+	return s.trades_late;
 }
 
 json_t *analytics_status_json(const struct analytics *a)

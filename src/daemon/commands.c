@@ -64,6 +64,8 @@ static void cmd_status(void *arg, struct ctl_call *call, json_t *req)
 		"conf", "state", d->reloading ? "reloading" : "loaded", "reloads", (json_int_t)d->reloads,
 			"reload_failures", (json_int_t)d->reload_failures);
 	json_object_set_new(subs, "kafka", kafka);
+	if (d->obs)
+		json_object_set_new(subs, "http", json_pack("{s:s,s:i}", "listen", c->http_listen, "port", observe_port(d->obs)));
 	if (d->ta)
 		json_object_set_new(subs, "ta", analytics_status_json(d->ta));
 	if (d->in)
@@ -117,6 +119,16 @@ static void cmd_drain(void *arg, struct ctl_call *call, json_t *req)
 	 * reply has been written. */
 	ctl_call_reply(call, json_pack("{s:b}", "draining", 1));
 	daemon_drain(d, "drain command");
+}
+
+static void cmd_metrics(void *arg, struct ctl_call *call, json_t *req)
+{
+	struct daemon *d = daemon_of(arg);
+	if (!d->obs) {
+		ctl_call_fail(call, "metrics are not available while draining");
+		return;
+	}
+	ctl_call_reply(call, json_pack("{s:o}", "metrics", observe_metrics_json(d->obs)));
 }
 
 static void cmd_symbols(void *arg, struct ctl_call *call, json_t *req)
@@ -179,6 +191,7 @@ static void cmd_unsubscribe(void *arg, struct ctl_call *call, json_t *req)
 }
 
 const struct ctl_command daemon_commands[] = {
+	{"metrics", false, cmd_metrics},
 	{"symbols", false, cmd_symbols},
 	{"subscribe", true, cmd_subscribe},
 	{"unsubscribe", true, cmd_unsubscribe},

@@ -111,10 +111,20 @@ static void ctl_closed(void *arg)
 	log_info(d->log, LOG_SUB_CORE, "drained");
 }
 
-static void drain_close_ctl(struct daemon *d)
+static void obs_closed(void *arg)
 {
+	struct daemon *d = arg;
 	if (d->ctl)
 		ctl_server_close(d->ctl, ctl_closed, d);
+}
+
+/* Last: the HTTP endpoint, then the control socket. */
+static void drain_close_ctl(struct daemon *d)
+{
+	if (d->obs)
+		observe_close(d->obs, obs_closed, d);
+	else
+		obs_closed(d);
 }
 
 static void outputs_closed(void *arg);
@@ -386,6 +396,14 @@ int daemon_run(const struct daemon_args *a, struct conf *conf, struct log *log)
 	}
 	log_info(log, LOG_SUB_CTL, "control socket at %s", conf->control_socket);
 
+	/* 3b. metrics and the HTTP endpoint */
+	if ((rc = observe_new(d, err, sizeof(err))) < 0) {
+		log_error(log, LOG_SUB_HTTP, "http.listen %s: %s", conf->http_listen, rc == -EINVAL ? err : uv_strerror(rc));
+		code = rc == -EINVAL ? DAEMON_EXIT_CONFIG : DAEMON_EXIT_DEPENDENCY;
+		goto fail;
+	}
+	log_info(log, LOG_SUB_HTTP, "metrics and health on http://%s (port %d)", conf->http_listen, observe_port(d->obs));
+
 	if (strcmp(conf->kafka_bootstrap, "embedded") == 0)
 		log_warn(log, LOG_SUB_KAFKA, "kafka.bootstrap.servers=embedded: the in-process Kafka is for demos and tests and is NOT durable");
 
@@ -419,6 +437,7 @@ int daemon_run(const struct daemon_args *a, struct conf *conf, struct log *log)
 		code = DAEMON_EXIT_CONFIG;
 		goto fail;
 	}
+	observe_attach(d->obs);
 	notify_status(&d->notify, "starting: waiting for Kafka");
 
 	uv_run(&d->loop, UV_RUN_DEFAULT);

@@ -14,6 +14,7 @@
 #include "daemon/outputs.h"
 #include "daemon/ingest.h"
 #include "daemon/analytics.h"
+#include "daemon/observe.h"
 
 #define DAEMON_MAGIC 0x74676864u /* "tghd": checked where a void * comes back */
 
@@ -31,6 +32,7 @@ struct daemon {
 	uv_signal_t sig_term, sig_int, sig_hup;
 	uv_timer_t watchdog;
 	struct ctl_server *ctl;
+	struct observe *obs;
 	struct outputs *out;
 	struct analytics *ta;       /* NULL for role=ingest */
 	struct ingest *in;          /* NULL for role=ta or when unconfigured */

@@ -4,6 +4,7 @@
 #include "daemon/ingest.h"
 
 #include "core/clock.h"
+#include "core/hist.h"
 #include "net/tls.h"
 #include "net/wsconn.h"
 #include "sink/envelope.h"
@@ -38,6 +39,7 @@ struct ingest {
 	struct dedup *dedup;
 	struct seq_map *seq;
 	struct recorder *rec; /* alpaca.record.file, or NULL */
+	struct hist *lat;     /* frame read -> produce(), or NULL */
 	char *feed, *url;
 	struct ws_header headers[2];
 	size_t n_headers;
@@ -304,6 +306,8 @@ static void on_parsed(void *arg, const struct event *ev)
 		return;
 	}
 	produce_event(in, ev);
+	if (in->lat)
+		hist_record(in->lat, now_mono() - ev->recv_mono_ns);
 	if (in->hooks.on_event)
 		in->hooks.on_event(in->hooks.arg, ev);
 }
@@ -556,6 +560,26 @@ json_t *ingest_symbols_json(const struct ingest *in)
 				    json_pack("{s:o,s:o}", "desired", want, "confirmed", have));
 	}
 	return r;
+}
+
+const struct alpaca_stats *ingest_alpaca_stats(const struct ingest *in)
+{
+	return alpaca_stats(in->sess);
+}
+
+const struct frame_stats *ingest_frame_stats(const struct ingest *in)
+{
+	return frame_parser_stats(in->parser);
+}
+
+uint64_t ingest_duplicates(const struct ingest *in)
+{
+	return in->duplicates;
+}
+
+void ingest_set_hist(struct ingest *in, struct hist *frame_to_produce)
+{
+	in->lat = frame_to_produce;
 }
 
 bool ingest_subscribed(const struct ingest *in)

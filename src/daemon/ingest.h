@@ -48,6 +48,15 @@ int ingest_change_symbols(struct ingest *in, const char *const *syms, size_t n, 
 /* Desired and server-confirmed symbols per channel (a new JSON object). */
 json_t *ingest_symbols_json(const struct ingest *in);
 
+struct alpaca_stats;
+struct frame_stats;
+struct hist;
+const struct alpaca_stats *ingest_alpaca_stats(const struct ingest *in);
+const struct frame_stats *ingest_frame_stats(const struct ingest *in);
+uint64_t ingest_duplicates(const struct ingest *in);
+/* Latency of frame read (socket) -> produce() returned, per event. */
+void ingest_set_hist(struct ingest *in, struct hist *frame_to_produce);
+
 /* Status for `torghutctl status` (a new JSON object). */
 json_t *ingest_status_json(const struct ingest *in);
 /* Gate for /readyz and status: subscribed and data flowing. */

@@ -3,6 +3,7 @@
 
 #include "daemon/outputs.h"
 #include "sink/kafka.h"
+#include "core/hist.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -37,6 +38,7 @@ struct outputs {
 	uint64_t commits, commit_failures, aborts, gap_records;
 	int64_t last_commit_mono_ns;
 	uint32_t consecutive_failures;
+	struct hist *ack_hist[OUT_TOPIC_COUNT];
 
 	void (*commit_cb)(void *, int);
 	void *commit_arg;
@@ -77,6 +79,8 @@ static void on_dr(void *arg, const struct kafka_dr *dr)
 		return;
 	if (dr->err == 0) {
 		o->st[t].delivered++;
+		if (o->ack_hist[t] && dr->latency_us >= 0)
+			hist_record(o->ack_hist[t], dr->latency_us * 1000);
 		o->consecutive_failures = 0;
 		if (!o->gate && o->ready)
 			log_info(o->log, LOG_SUB_KAFKA, "deliveries succeed again: Kafka gate on");
@@ -347,6 +351,12 @@ int outputs_commit(struct outputs *o, void (*cb)(void *arg, int status), void *a
 	if (rc < 0)
 		o->commit_cb = NULL;
 	return rc;
+}
+
+void outputs_set_ack_hists(struct outputs *o, struct hist *const hists[OUT_TOPIC_COUNT])
+{
+	for (int t = 0; t < OUT_TOPIC_COUNT; t++)
+		o->ack_hist[t] = hists[t];
 }
 
 void outputs_stats(const struct outputs *o, struct outputs_stats *s)

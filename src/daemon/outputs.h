@@ -65,6 +65,9 @@ bool outputs_topic_enabled(const struct outputs *o, enum outputs_topic t);
 /* A checkpoint boundary: commit (exactly-once) or a delivery barrier
  * (low-latency). cb gets 0 or the error. */
 int outputs_commit(struct outputs *o, void (*cb)(void *arg, int status), void *arg);
+struct hist;
+/* produce() -> delivery report latency, per topic (NULL entries allowed). */
+void outputs_set_ack_hists(struct outputs *o, struct hist *const hists[OUT_TOPIC_COUNT]);
 void outputs_stats(const struct outputs *o, struct outputs_stats *s);
 const char *outputs_bootstrap(const struct outputs *o);
 bool outputs_embedded(const struct outputs *o);

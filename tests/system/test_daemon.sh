@@ -44,6 +44,7 @@ log.level = info
 alpaca.symbols = NVDA,AAPL
 kafka.sasl.password.file = $tmp/kafka.pw
 control.socket = $tmp/run/control.sock
+http.listen = 127.0.0.1:0
 state.checkpoints.dir = file://$tmp/state/checkpoints
 CONF
 "$TD" -c "$tmp/torghut.conf" --check-config >"$tmp/eff" 2>&1; rc=$?
@@ -79,6 +80,19 @@ check "log-level visible in status" bash -c "'$CTL' status | grep -q '^log_level
 check "unknown command: exit 1 and named" bash -c "test $rc -eq 1 && grep -q 'unknown command \"frobnicate\"' '$tmp/out'"
 printf '{"cmd":\n' | socat -t 2 - UNIX-CONNECT:"$tmp/run/control.sock" >"$tmp/out"
 check "malformed JSON answered" grep -q '"ok":false.*malformed JSON' "$tmp/out"
+
+# HTTP: health, readiness with gates, valid Prometheus text
+S=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
+port=$(sed -n 's/.*"port": \([0-9]*\).*/\1/p' "$tmp/status" | head -1)
+check "http port in status" test -n "$port"
+check "/healthz 200" bash -c "curl -sf http://127.0.0.1:$port/healthz | grep -q '\"ok\"'"
+curl -s -o "$tmp/readyz" -w '%{http_code}' "http://127.0.0.1:$port/readyz" >"$tmp/readyz.code"
+check "/readyz 503 without an Alpaca source, with gates" bash -c "grep -q 503 '$tmp/readyz.code' && grep -q '\"kafka\":true' '$tmp/readyz' && grep -q '\"alpaca_ws\":false' '$tmp/readyz'"
+curl -sf "http://127.0.0.1:$port/metrics" >"$tmp/metrics"
+check "/metrics is valid Prometheus text" python3 "$S/tests/system/promcheck.py" <"$tmp/metrics"
+check "/metrics has loop lag and Kafka gauges" bash -c "grep -q '^torghut_loop_lag_seconds_count' '$tmp/metrics' && grep -q 'torghut_readyz_gate_status{gate=\"kafka\"} 1' '$tmp/metrics'"
+check "bad HTTP request gets 400" bash -c "printf 'GARBAGE\r\n\r\n' | socat -t 2 - TCP:127.0.0.1:$port | head -1 | grep -q ' 400 '"
+check "torghutctl metrics answers" bash -c "'$CTL' metrics | grep -q torghut_loop_lag_seconds"
 
 # reload by SIGHUP: a live key changes
 sed -i 's/^log.level = info/log.level = warn/' "$tmp/torghut.conf"
