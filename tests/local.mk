@@ -4,3 +4,7 @@ dist_noinst_SCRIPTS += tests/system/test_daemon.sh
 TESTS += tests/system/test_systemd_unit.sh
 dist_noinst_SCRIPTS += tests/system/test_systemd_unit.sh
 EXTRA_DIST += tests/system/promcheck.py
+# End to end: replay -> torghutd -> Kafka mock (helper process) -> consumer.
+TESTS += tests/system/test_e2e.sh
+dist_noinst_SCRIPTS += tests/system/test_e2e.sh
+EXTRA_DIST += tests/system/e2e_check.py

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "replay/replay_generate.h"
+#include "replay/serve_cli.h"
 
 static void usage(FILE *f)
 {
@@ -28,10 +29,8 @@ int main(int argc, char **argv)
 	const char *cmd = argv[1];
 	if (!strcmp(cmd, "generate"))
 		return replay_generate_main(argc - 1, argv + 1);
-	if (!strcmp(cmd, "serve")) {
-		fputs("torghut-replay serve: not yet implemented\n", stderr);
-		return 2;
-	}
+	if (!strcmp(cmd, "serve"))
+		return replay_serve_main(argc - 1, argv + 1);
 	if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
 		usage(stdout);
 		return 0;
