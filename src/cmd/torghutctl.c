@@ -16,9 +16,9 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: torghutctl [-s SOCKET] [--json] [-t SECONDS] COMMAND [ARG]...\n\n"
-		   "commands: status, log-level [LEVEL], reload, drain\n"
-		   "          (metrics, symbols, subscribe SYM..., unsubscribe SYM..., profile [P],\n"
-		   "           checkpoint, savepoint [DIR] and top arrive with their subsystems)\n\n"
+		   "commands: status, metrics, symbols, subscribe SYM..., unsubscribe SYM...,\n"
+		   "          log-level [LEVEL], reload, drain\n"
+		   "          (profile [P], checkpoint, savepoint [DIR] and top arrive with their subsystems)\n\n"
 		   "  -s, --socket PATH  control socket (default $TORGHUT_SOCKET or %s)\n"
 		   "  -j, --json         print the daemon's JSON reply as is\n"
 		   "  -t, --timeout SEC  give up after SEC seconds (default 30)\n"
