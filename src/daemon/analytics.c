@@ -30,6 +30,8 @@ struct analytics {
 	uint8_t buf[REC_BUF];
 	uint64_t encode_errors, produce_refused;
 	int64_t slack_ns;
+	int64_t armed_mono; /* the close deadline the timer is armed for */
+	int64_t due_mono;   /* when the bars being closed now became closable */
 	struct hist *close_to_signal, *event_to_signal;
 };
 
@@ -60,9 +62,12 @@ static void on_signal(void *arg, const struct ta_signal_rec *r)
 	struct analytics *a = arg;
 	produce(a, OUT_TA_SIGNALS, r->head.symbol, avro_enc_signal(r, a->buf, sizeof(a->buf)));
 	if (a->close_to_signal && r->head.has_window && strcmp(r->head.window.size, "PT1S") == 0) {
-		int64_t now = clock_real_ns(), end = r->head.window.end_ns;
-		hist_record(a->close_to_signal, now - (end + a->slack_ns));
-		hist_record(a->event_to_signal, now - end);
+		/* Measured on the monotonic clock from the moment the watermark
+		 * passed end + slack, so a replay of an old session measures the
+		 * same thing as a live feed. event_to_signal is upstream's
+		 * definition (wall clock - bar end): meaningful on a live feed only. */
+		hist_record(a->close_to_signal, mono() - a->due_mono);
+		hist_record(a->event_to_signal, clock_real_ns() - r->head.window.end_ns);
 	}
 }
 
@@ -91,6 +96,7 @@ static void arm(struct analytics *a);
 static void on_close_timer(uv_timer_t *t)
 {
 	struct analytics *a = t->data;
+	a->due_mono = a->armed_mono;
 	ta_engine_advance(a->eng, mono(), clock_real_ns());
 	arm(a);
 }
@@ -102,6 +108,7 @@ static void arm(struct analytics *a)
 		uv_timer_stop(&a->close_timer);
 		return;
 	}
+	a->armed_mono = dl;
 	int64_t d = dl - mono();
 	/* Rounded up to the next millisecond: a bar closes at, never before,
 	 * the moment the watermark passes its end. */
@@ -155,6 +162,11 @@ void analytics_start(struct analytics *a)
 
 void analytics_on_event(struct analytics *a, const struct event *ev)
 {
+	/* A bar closed by this event's watermark advance was closable when the
+	 * event arrived; one whose deadline passed earlier, since then. */
+	a->due_mono = ev->recv_mono_ns;
+	if (a->armed_mono && a->armed_mono < a->due_mono && uv_is_active((uv_handle_t *)&a->close_timer))
+		a->due_mono = a->armed_mono;
 	if (ta_engine_on_event(a->eng, ev, ev->recv_mono_ns ? ev->recv_mono_ns : mono(), clock_real_ns()) < 0)
 		a->encode_errors++;
 	arm(a);

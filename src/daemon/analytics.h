@@ -21,8 +21,10 @@ void analytics_on_event(struct analytics *a, const struct event *ev);
 /* Emits a final heartbeat, closes the timers and frees; cb when done. */
 void analytics_close(struct analytics *a, void (*cb)(void *arg), void *arg);
 struct hist;
-/* bar end + slack -> signal produced, and bar end (event time) -> signal
- * produced (upstream's event-to-signal), both in wall-clock ns. */
+/* close_to_signal: from the moment the watermark passed bar end + slack to
+ * the signal produced (monotonic; valid for live feeds and replays).
+ * event_to_signal: wall clock - bar end (upstream's event-to-signal; only
+ * meaningful on a live feed). */
 void analytics_set_hists(struct analytics *a, struct hist *close_to_signal, struct hist *event_to_signal);
 uint64_t analytics_late_trades(const struct analytics *a);
 json_t *analytics_status_json(const struct analytics *a);

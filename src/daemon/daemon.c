@@ -325,8 +325,17 @@ static int mkdir_parent(const char *path)
 	if (!slash || slash == path)
 		return 0;
 	snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
-	if (mkdir(dir, 0750) < 0 && errno != EEXIST)
-		return -errno;
+	/* mkdir -p: each missing level, 0750 */
+	for (char *p = dir + 1;; p++) {
+		if (*p == '/' || *p == '\0') {
+			char c = *p;
+			*p = '\0';
+			if (mkdir(dir, 0750) < 0 && errno != EEXIST)
+				return -errno;
+			if ((*p = c) == '\0')
+				break;
+		}
+	}
 	return 0;
 }
 
