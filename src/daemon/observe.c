@@ -54,10 +54,13 @@ static size_t gates(struct daemon *d, struct metrics_gate *g)
 	struct outputs_stats os = {0};
 	if (d->out)
 		outputs_stats(d->out, &os);
-	bool subscribed = d->in && ingest_subscribed(d->in);
-	const struct alpaca_stats *as = d->in ? ingest_alpaca_stats(d->in) : NULL;
-	bool flowing = subscribed && as->last_data &&
-		       (int64_t)uv_hrtime() - as->last_data < d->conf->alpaca_idle_timeout;
+	bool subscribed = false, flowing = false;
+	if (d->in) {
+		const struct alpaca_stats *as = ingest_alpaca_stats(d->in);
+		subscribed = ingest_subscribed(d->in);
+		flowing = subscribed && as->last_data &&
+			  (int64_t)uv_hrtime() - as->last_data < d->conf->alpaca_idle_timeout;
+	}
 	g[0] = (struct metrics_gate){"alpaca_ws", subscribed, d->in ? "alpaca_ws_not_subscribed" : "alpaca_not_configured"};
 	g[1] = (struct metrics_gate){"kafka", os.ready && os.gate, os.error_class ? os.error_class : "kafka_produce"};
 	g[2] = (struct metrics_gate){"market_data_channels", flowing, "market_data_channel_starvation"};

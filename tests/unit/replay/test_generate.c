@@ -842,6 +842,7 @@ static char *slurp(const char *path, size_t *n)
 			break;
 	}
 	fclose(f);
+	p[*n] = '\0'; /* strstr below must stop at the end of the file */
 	return p;
 }
 
