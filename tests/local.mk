@@ -8,3 +8,6 @@ EXTRA_DIST += tests/system/promcheck.py
 TESTS += tests/system/test_e2e.sh
 dist_noinst_SCRIPTS += tests/system/test_e2e.sh
 EXTRA_DIST += tests/system/e2e_check.py
+# Alpaca faults injected by torghut-replay against the real daemon.
+TESTS += tests/system/test_faults.sh
+dist_noinst_SCRIPTS += tests/system/test_faults.sh
