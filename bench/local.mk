@@ -1,1 +1,28 @@
-# bench build fragment
+# bench build fragment: hot-path micro-benchmarks and the report.
+#   bench/bench_hotpath  ns/op of every hot-path stage on generated sessions (JSON out)
+#   bench/bench_report   merges a run into bench/results/<timestamp>.json, renders
+#                        docs/benchmarks.md from it (jansson; no jq/python needed)
+#   bench/run            the driver behind `make bench` and `make bench-quick`
+# Results and docs/benchmarks.md go to the source tree; build out of tree with
+# optimization (docs/benchmarks.md says how).
+noinst_PROGRAMS += bench/bench_hotpath bench/bench_report
+bench_bench_hotpath_SOURCES = bench/bench_hotpath.c
+bench_bench_hotpath_LDADD = $(TG_PROG_LIBS)
+bench_bench_report_SOURCES = bench/bench_report.c
+bench_bench_report_LDADD = $(TG_PROG_LIBS)
+
+dist_noinst_SCRIPTS += bench/run bench/e2e-latency.sh bench/e2e-report.py
+EXTRA_DIST += bench/.gitignore docs/benchmarks.md
+
+BENCH_BINS = bench/bench_hotpath bench/bench_report bench/bench_frame bench/bench_hist \
+	src/torghutd src/torghutctl src/torghut-replay src/cmd/torghut-kafka-mock
+BENCH_ENV = BENCH_SRCDIR='$(abs_top_srcdir)' BENCH_BUILDDIR='$(abs_top_builddir)' \
+	BENCH_CC='$(CC)' BENCH_CFLAGS='$(CFLAGS)'
+
+.PHONY: bench bench-quick
+# Full: ~10 min on 2 cores; callgrind profile when valgrind is installed.
+bench: $(BENCH_BINS)
+	$(BENCH_ENV) $(SHELL) '$(abs_top_srcdir)/bench/run' full
+# Quick: short repetitions, smaller sessions, no profile (< 2 min on 2 cores).
+bench-quick: $(BENCH_BINS)
+	$(BENCH_ENV) $(SHELL) '$(abs_top_srcdir)/bench/run' quick
