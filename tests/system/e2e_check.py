@@ -230,6 +230,27 @@ def boll(xs, n=20):
     return out
 
 
+def macd(xs):
+    """TA_MACD(12, 26, 9): the fast EMA is seeded over the 12 closes ending
+    at bar 26 (TA-Lib aligns both EMAs to the slow one's first value), the
+    signal with the SMA of the first 9 MACD values."""
+    out = [None] * len(xs)
+    if len(xs) < 34:
+        return out
+    slow = ema(xs, 26)
+    fast, k = [None] * len(xs), 2 / 13
+    f = sum(xs[14:26]) / 12
+    fast[25] = f
+    for i in range(26, len(xs)):
+        f = (xs[i] - f) * k + f
+        fast[i] = f
+    m = [fast[i] - slow[i] for i in range(25, len(xs))]
+    sig = ema(m, 9)
+    for j in range(8, len(m)):
+        out[25 + j] = (m[j], sig[j], m[j] - sig[j])
+    return out
+
+
 def close(a, b):
     return a is not None and b is not None and abs(a - b) <= 1e-9 * max(1, abs(b))
 
@@ -242,7 +263,7 @@ for sym in bseq:
     bars = sorted((r for r in tabars if r['symbol'] == sym), key=lambda r: r['seq'])
     sig = {s['seq']: s for s in sigs1s if s['symbol'] == sym}
     cs = [b['c'] for b in bars]
-    e12, e26, r14, bb = ema(cs, 12), ema(cs, 26), rsi(cs), boll(cs)
+    e12, e26, r14, bb, mc = ema(cs, 12), ema(cs, 26), rsi(cs), boll(cs), macd(cs)
     for i, b in enumerate(bars):
         s = sig.get(b['seq'])
         if s is None:
@@ -253,7 +274,18 @@ for sym in bseq:
             ind_bad.append(('rsi', i, s['rsi14'], r14[i]))
         if (s['boll'] is None) != (bb[i] is None) or (s['boll'] and not close(s['boll']['mid'], bb[i][0])):
             ind_bad.append(('boll', i, s['boll'], bb[i]))
-check('EMA12/26, RSI14 and Bollinger equal an independent recomputation, null during warm-up', not ind_bad, ind_bad[:3])
+        if (s['macd'] is None) != (mc[i] is None) or (s['macd'] and not all(
+                close(s['macd'][k], mc[i][j]) for j, k in enumerate(('macd', 'signal', 'hist')))):
+            ind_bad.append(('macd', i, s['macd'], mc[i]))
+        # VWAP over the session so far, and over bars ending in (end - 300 s, end]
+        end = ns(b['event_ts'])
+        pv = sum(x['vwap'] * x['v'] for x in bars[:i + 1])
+        vv = sum(x['v'] for x in bars[:i + 1])
+        w = [x for x in bars[:i + 1] if end - 300 * 10**9 < ns(x['event_ts']) <= end]
+        w5 = sum(x['vwap'] * x['v'] for x in w) / sum(x['v'] for x in w)
+        if not s['vwap'] or not close(s['vwap']['session'], pv / vv) or not close(s['vwap']['w5m'], w5):
+            ind_bad.append(('vwap', i, s['vwap'], pv / vv, w5))
+check('EMA12/26, MACD(12,26,9), RSI14, Bollinger and VWAP (session, 5 m) equal an independent recomputation, null during warm-up', not ind_bad, ind_bad[:3])
 check('heartbeats carry status ok/degraded and key ta', all(s['status'] in ('ok', 'degraded') and s['heartbeat'] for s in tastat))
 
 print('%d passed, %d failed' % (npass, nfail))
