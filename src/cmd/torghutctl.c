@@ -16,7 +16,7 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: torghutctl [-s SOCKET] [--json] [-t SECONDS] COMMAND [ARG]...\n\n"
-		   "commands: status, metrics, symbols, subscribe SYM..., unsubscribe SYM...,\n"
+		   "commands: status, metrics, market, symbols, subscribe SYM..., unsubscribe SYM...,\n"
 		   "          log-level [LEVEL], reload, drain\n"
 		   "          (profile [P], checkpoint, savepoint [DIR] and top arrive with their subsystems)\n\n"
 		   "  -s, --socket PATH  control socket (default $TORGHUT_SOCKET or %s)\n"

@@ -15,6 +15,16 @@
 #include <string.h>
 
 #define REC_BUF 65536
+#define MARKET_MAX 4096 /* symbols kept for `torghutctl market`/`top` */
+
+/* The last 1 s bar and signal of a symbol, for operators (not on the wire). */
+struct market_row {
+	char symbol[EVENT_SYMBOL_MAX];
+	int64_t end_ns, bars;
+	double o, h, l, c, v;
+	bool has_rsi, has_macd, has_spread, has_vwap;
+	double rsi, macd_hist, spread, vwap;
+};
 
 struct analytics {
 	uv_loop_t *loop;
@@ -33,7 +43,29 @@ struct analytics {
 	int64_t armed_mono; /* the close deadline the timer is armed for */
 	int64_t due_mono;   /* when the bars being closed now became closable */
 	struct hist *close_to_signal, *event_to_signal;
+	struct market_row *market; /* open addressing by symbol, MARKET_MAX slots */
+	size_t market_n;
 };
+
+static struct market_row *market_row(struct analytics *a, const char *sym)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (const char *p = sym; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	for (size_t i = 0; i < MARKET_MAX; i++) {
+		struct market_row *r = &a->market[(h + i) % MARKET_MAX];
+		if (r->symbol[0] == '\0') {
+			if (a->market_n >= MARKET_MAX * 3 / 4)
+				return NULL; /* full: operators see the first symbols only */
+			snprintf(r->symbol, sizeof(r->symbol), "%s", sym);
+			a->market_n++;
+			return r;
+		}
+		if (strcmp(r->symbol, sym) == 0)
+			return r;
+	}
+	return NULL;
+}
 
 static int64_t mono(void)
 {
@@ -55,12 +87,26 @@ static void on_bar(void *arg, const struct ta_bar_rec *r)
 {
 	struct analytics *a = arg;
 	produce(a, OUT_TA_BARS, r->head.symbol, avro_enc_bar(r, a->buf, sizeof(a->buf)));
+	struct market_row *m = market_row(a, r->head.symbol);
+	if (m) {
+		m->end_ns = r->head.event_ns;
+		m->o = r->o, m->h = r->h, m->l = r->l, m->c = r->c, m->v = r->v;
+		m->bars++;
+	}
 }
 
 static void on_signal(void *arg, const struct ta_signal_rec *r)
 {
 	struct analytics *a = arg;
 	produce(a, OUT_TA_SIGNALS, r->head.symbol, avro_enc_signal(r, a->buf, sizeof(a->buf)));
+	struct market_row *m = r->head.has_window && strcmp(r->head.window.size, "PT1S") == 0 ?
+		market_row(a, r->head.symbol) : NULL;
+	if (m) {
+		m->has_rsi = r->has_rsi14, m->rsi = r->rsi14;
+		m->has_macd = r->has_macd, m->macd_hist = r->macd.hist;
+		m->has_spread = r->has_imbalance, m->spread = r->imbalance.spread;
+		m->has_vwap = r->has_vwap, m->vwap = r->vwap.session;
+	}
 	if (a->close_to_signal && r->head.has_window && strcmp(r->head.window.size, "PT1S") == 0) {
 		/* Measured on the monotonic clock from the moment the watermark
 		 * passed end + slack, so a replay of an old session measures the
@@ -138,7 +184,11 @@ int analytics_new(uv_loop_t *loop, const struct conf *c, struct log *log, struct
 	o.on_late = on_late;
 	o.on_status = on_status;
 	a->eng = ta_engine_new(&o);
-	if (!a->eng) {
+	a->market = calloc(MARKET_MAX, sizeof(*a->market));
+	if (!a->eng || !a->market) {
+		if (a->eng)
+			ta_engine_free(a->eng);
+		free(a->market);
 		free(a);
 		return -ENOMEM;
 	}
@@ -180,6 +230,7 @@ static void closed(uv_handle_t *h)
 	void (*cb)(void *) = a->closed_cb;
 	void *arg = a->closed_arg;
 	ta_engine_free(a->eng);
+	free(a->market);
 	free(a);
 	if (cb)
 		cb(arg);
@@ -208,6 +259,29 @@ uint64_t analytics_late_trades(const struct analytics *a)
 	struct ta_engine_stats s;
 	ta_engine_stats(a->eng, &s);
 	return s.trades_late;
+}
+
+static json_t *num_or_null(bool has, double v)
+{
+	return has ? json_real(v) : json_null();
+}
+
+json_t *analytics_market_json(const struct analytics *a, size_t limit)
+{
+	json_t *arr = json_array();
+	char ts[CLOCK_RFC3339_MAX];
+	for (size_t i = 0; i < MARKET_MAX && json_array_size(arr) < limit; i++) {
+		const struct market_row *m = &a->market[i];
+		if (m->symbol[0] == '\0' || m->bars == 0)
+			continue;
+		clock_format_rfc3339(m->end_ns, CLOCK_FRAC_AUTO, ts, sizeof(ts));
+		json_array_append_new(arr, json_pack("{s:s,s:s,s:I,s:f,s:f,s:f,s:f,s:f,s:o,s:o,s:o,s:o}",
+			"symbol", m->symbol, "bar_end", ts, "bars", (json_int_t)m->bars,
+			"o", m->o, "h", m->h, "l", m->l, "c", m->c, "v", m->v,
+			"rsi14", num_or_null(m->has_rsi, m->rsi), "macd_hist", num_or_null(m->has_macd, m->macd_hist),
+			"spread", num_or_null(m->has_spread, m->spread), "vwap", num_or_null(m->has_vwap, m->vwap)));
+	}
+	return arr;
 }
 
 json_t *analytics_status_json(const struct analytics *a)

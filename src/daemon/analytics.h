@@ -27,4 +27,6 @@ struct hist;
  * meaningful on a live feed). */
 void analytics_set_hists(struct analytics *a, struct hist *close_to_signal, struct hist *event_to_signal);
 uint64_t analytics_late_trades(const struct analytics *a);
+/* Per symbol: the last 1 s bar and its indicators (at most `limit` rows). */
+json_t *analytics_market_json(const struct analytics *a, size_t limit);
 json_t *analytics_status_json(const struct analytics *a);

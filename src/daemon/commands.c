@@ -131,6 +131,18 @@ static void cmd_metrics(void *arg, struct ctl_call *call, json_t *req)
 	ctl_call_reply(call, json_pack("{s:o}", "metrics", observe_metrics_json(d->obs)));
 }
 
+static void cmd_market(void *arg, struct ctl_call *call, json_t *req)
+{
+	struct daemon *d = daemon_of(arg);
+	json_t *lim = json_object_get(req, "limit");
+	size_t limit = json_is_integer(lim) && json_integer_value(lim) > 0 ? (size_t)json_integer_value(lim) : 500;
+	if (!d->ta) {
+		ctl_call_fail(call, "no TA engine in this role");
+		return;
+	}
+	ctl_call_reply(call, json_pack("{s:o}", "symbols", analytics_market_json(d->ta, limit)));
+}
+
 static void cmd_symbols(void *arg, struct ctl_call *call, json_t *req)
 {
 	struct daemon *d = daemon_of(arg);
@@ -193,6 +205,7 @@ static void cmd_unsubscribe(void *arg, struct ctl_call *call, json_t *req)
 const struct ctl_command daemon_commands[] = {
 	{"metrics", false, cmd_metrics},
 	{"symbols", false, cmd_symbols},
+	{"market", false, cmd_market},
 	{"subscribe", true, cmd_subscribe},
 	{"unsubscribe", true, cmd_unsubscribe},
 	{"status", false, cmd_status},

@@ -58,6 +58,8 @@ CONF
 	sleep 5 # > slack (2 s): the last bars close on the wall-clock advance
 	TORGHUT_SOCKET=$d/c.sock "$B/src/torghutctl" --json status >"$d/status" 2>&1
 	check "$profile: no late trades (out-of-order within slack)" grep -q '"trades_late": 0' "$d/status"
+	TORGHUT_SOCKET=$d/c.sock "$B/src/torghutctl" --json market >"$d/market" 2>&1
+	check "$profile: market shows NVDA's last 1 s bar and indicators" bash -c "grep -q '\"symbol\": \"NVDA\"' '$d/market' && grep -q '\"rsi14\": [0-9]' '$d/market'"
 	TORGHUT_SOCKET=$d/c.sock "$B/src/torghutctl" drain >/dev/null
 	wait $tpid; local rc=$?
 	check "$profile: torghutd drained, exit 0" test $rc -eq 0
