@@ -24,8 +24,9 @@ wait_for() { local end=$((SECONDS + $1)); shift; until "$@" 2>/dev/null; do [ $S
 echo KEY1 >"$tmp/key"; echo SECRET1 >"$tmp/secret"
 "$B/src/cmd/torghut-kafka-mock" torghut.trades.v1 torghut.quotes.v1 torghut.bars.1m.v1 torghut.status.v1 \
 	torghut.ta.bars.1s.v1 torghut.ta.signals.v1 torghut.ta.status.v1 \
-	status.drop status.hold status.auth status.stall status.host status.ca >"$tmp/kafka.out" 2>/dev/null &
-pids+=($!)
+	status.drop status.hold status.auth status.stall status.host status.ca status.ready >"$tmp/kafka.out" 2>/dev/null &
+kpid=$!
+pids+=($kpid)
 wait_for 20 test -s "$tmp/kafka.out" || { echo "not ok - kafka mock"; exit 1; }
 boot=$(head -1 "$tmp/kafka.out")
 
@@ -34,10 +35,11 @@ start_pair() {
 	local n=$1 host=$2 ca=$3; shift 3
 	local d=$tmp/$n
 	mkdir -p "$d"
-	"$B/src/torghut-replay" serve --recording "$tmp/rec.jsonl" --listen 127.0.0.1:0 \
+	"$B/src/torghut-replay" serve --recording "$tmp/rec.jsonl" --listen 127.0.0.1:0 --loop \
 		--cert "$S/tests/certs/server.crt" --cert-key "$S/tests/certs/server.key" \
 		--key KEY1 --secret SECRET1 --speed 5 --batch 4 "$@" >"$d/replay.out" 2>"$d/replay.err" &
 	pids+=($!)
+	echo $! >"$d/replay.pid"
 	wait_for 20 grep -q listening "$d/replay.out"
 	local port; port=$(sed -n 's/^listening .*:\([0-9]*\)$/\1/p' "$d/replay.out")
 	cat >"$d/torghut.conf" <<CONF
@@ -141,6 +143,18 @@ stop host
 start_pair ca localhost "$S/tests/certs/other-ca.crt"
 check "untrusted CA refused with class tls" wait_for 15 bash -c "metrics ca | grep -q 'error_class=\"tls\"'"
 stop ca
+
+# --- /readyz flips: replay server gone, then Kafka gone (runs last) -------
+readyz() { local p; p=$(st "$1" | sed -n 's/.*"port": \([0-9]*\).*/\1/p' | head -1); curl -s "http://127.0.0.1:$p/readyz"; }
+export -f readyz
+start_pair ready localhost "$S/tests/certs/ca.crt" --dead-hold 0
+check "readyz: ready with replay and Kafka up" wait_for 20 bash -c "readyz ready | grep -q '\"ready\":true'"
+kill "$(cat "$tmp/ready/replay.pid")"
+check "readyz: not ready once the replay server is gone (alpaca_ws off)" wait_for 10 bash -c "readyz ready | grep -q '\"alpaca_ws\":false'"
+kill "$kpid"
+check "readyz: Kafka gate off once the brokers are gone" wait_for 30 bash -c "readyz ready | grep -q '\"kafka\":false'"
+check "the control socket still answers" bash -c "TORGHUT_SOCKET=$tmp/ready/c.sock '$B/src/torghutctl' status >/dev/null"
+stop ready
 
 echo "$npass passed, $nfail failed"
 [ $nfail -eq 0 ]
