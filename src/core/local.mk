@@ -3,7 +3,8 @@ src_libtorghut_a_SOURCES += \
 	src/core/log.c src/core/log.h \
 	src/core/conf.c src/core/conf.h \
 	src/core/conf_parse.c src/core/conf_parse.h \
-	src/core/notify.c src/core/notify.h
+	src/core/notify.c src/core/notify.h \
+	src/core/bytes.h
 
 check_PROGRAMS += tests/unit/core/test_conf
 TESTS += tests/unit/core/test_conf

@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include "core/bytes.h"
+
 #include "sink/seq.h"
 
 #include <errno.h>
@@ -114,34 +116,6 @@ size_t seq_map_count(const struct seq_map *m)
 
 /* Format: magic u32, count u32, then per entry: channel u8, symbol length u8,
  * symbol bytes, seq i64; all little-endian; entries sorted by (channel, symbol). */
-static void put_u32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put_u64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-	uint32_t v = 0;
-	for (int i = 0; i < 4; i++)
-		v |= (uint32_t)p[i] << (8 * i);
-	return v;
-}
-
-static uint64_t get_u64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-}
-
 static int slot_cmp(const void *a, const void *b)
 {
 	const struct slot *x = *(const struct slot *const *)a, *y = *(const struct slot *const *)b;
@@ -171,8 +145,8 @@ int seq_map_save(const struct seq_map *m, uint8_t *out, size_t cap)
 		if (m->slots[i].hash)
 			order[k++] = &m->slots[i];
 	qsort(order, k, sizeof(*order), slot_cmp);
-	put_u32(out, SEQ_MAGIC);
-	put_u32(out + 4, (uint32_t)m->count);
+	bytes_put_u32(out, SEQ_MAGIC);
+	bytes_put_u32(out + 4, (uint32_t)m->count);
 	size_t off = 8;
 	for (size_t i = 0; i < k; i++) {
 		const struct slot *s = order[i];
@@ -181,7 +155,7 @@ int seq_map_save(const struct seq_map *m, uint8_t *out, size_t cap)
 		out[off++] = (uint8_t)n;
 		memcpy(out + off, s->symbol, n);
 		off += n;
-		put_u64(out + off, (uint64_t)s->seq);
+		bytes_put_u64(out + off, (uint64_t)s->seq);
 		off += 8;
 	}
 	free(order);
@@ -193,9 +167,9 @@ int seq_map_load(struct seq_map *m, const uint8_t *in, size_t n)
 	struct seq_map *t;
 	size_t off = 8;
 
-	if (n < 8 || get_u32(in) != SEQ_MAGIC)
+	if (n < 8 || bytes_get_u32(in) != SEQ_MAGIC)
 		return -EINVAL;
-	uint32_t count = get_u32(in + 4);
+	uint32_t count = bytes_get_u32(in + 4);
 	if (count > (n - 8) / 10) /* each entry is at least 10 bytes */
 		return -EINVAL;
 	t = seq_map_new();
@@ -214,7 +188,7 @@ int seq_map_load(struct seq_map *m, const uint8_t *in, size_t n)
 		if (memchr(sym, '\0', len))
 			goto bad;
 		off += len;
-		int64_t seq = (int64_t)get_u64(in + off);
+		int64_t seq = (int64_t)bytes_get_u64(in + off);
 		off += 8;
 		if (seq < 0 || seq_map_peek(t, ch, sym) != 0)
 			goto bad; /* negative or duplicate entry */

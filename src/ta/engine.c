@@ -1,6 +1,8 @@
 /* engine.c - watermark + micro-bars + per-symbol indicators -> TA records. */
 #include "config.h"
 
+#include "core/bytes.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -108,20 +110,10 @@ static size_t sym_len(const char *s)
 
 /* ---- symbol table ------------------------------------------------------- */
 
-static uint32_t name_hash(const char *s, size_t n)
-{
-	uint32_t h = 2166136261u; /* FNV-1a */
-	for (size_t i = 0; i < n; i++) {
-		h ^= (uint8_t)s[i];
-		h *= 16777619u;
-	}
-	return h;
-}
-
 static uint32_t *tab_slot(const struct te_tab *t, const char *name, size_t n)
 {
 	uint32_t mask = t->nslot - 1;
-	for (uint32_t i = name_hash(name, n) & mask;; i = (i + 1) & mask) {
+	for (uint32_t i = bytes_fnv1a32(name, n) & mask;; i = (i + 1) & mask) {
 		uint32_t v = t->slots[i];
 		if (v == 0)
 			return &t->slots[i];

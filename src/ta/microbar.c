@@ -1,6 +1,8 @@
 /* microbar.c - 1-second micro-bars: per-symbol open buckets, closed in order. */
 #include "config.h"
 
+#include "core/bytes.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -47,21 +49,11 @@ struct microbar {
 
 /* ---- symbols ----------------------------------------------------------- */
 
-static uint32_t name_hash(const char *s, size_t n)
-{
-	uint32_t h = 2166136261u; /* FNV-1a */
-	for (size_t i = 0; i < n; i++) {
-		h ^= (uint8_t)s[i];
-		h *= 16777619u;
-	}
-	return h;
-}
-
 /* Returns the slot holding `name`, or the empty slot where it would go. */
 static uint32_t *slot_find(const struct microbar *m, const char *name, size_t n)
 {
 	uint32_t mask = m->nslot - 1;
-	for (uint32_t i = name_hash(name, n) & mask;; i = (i + 1) & mask) {
+	for (uint32_t i = bytes_fnv1a32(name, n) & mask;; i = (i + 1) & mask) {
 		uint32_t v = m->slots[i];
 		if (v == 0)
 			return &m->slots[i];

@@ -1,6 +1,8 @@
 /* watermark.c - event-time watermark with a delayed wall-clock advance. */
 #include "config.h"
 
+#include "core/bytes.h"
+
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -105,34 +107,6 @@ int64_t watermark_next_deadline(const struct watermark *w, int64_t end_ns)
 #define WM_VERSION 1u
 #define WM_SNAP_LEN (4 + 4 + 4 + 8 + 8 + 8)
 
-static void put_u32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put_u64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-	uint32_t v = 0;
-	for (int i = 0; i < 4; i++)
-		v |= (uint32_t)p[i] << (8 * i);
-	return v;
-}
-
-static uint64_t get_u64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-}
-
 ssize_t watermark_save(const struct watermark *w, int64_t now_mono_ns, void *buf, size_t cap)
 {
 	if (cap == 0)
@@ -142,23 +116,23 @@ ssize_t watermark_save(const struct watermark *w, int64_t now_mono_ns, void *buf
 	uint8_t *p = buf;
 	bool have = w->max_event != WATERMARK_NONE;
 	memcpy(p, WM_MAGIC, 4);
-	put_u32(p + 4, WM_VERSION);
-	put_u32(p + 8, have ? 1u : 0u);
-	put_u64(p + 12, (uint64_t)w->max_event);
-	put_u64(p + 20, (uint64_t)w->floor);
-	put_u64(p + 28, (uint64_t)(have ? elapsed(w, now_mono_ns) : 0));
+	bytes_put_u32(p + 4, WM_VERSION);
+	bytes_put_u32(p + 8, have ? 1u : 0u);
+	bytes_put_u64(p + 12, (uint64_t)w->max_event);
+	bytes_put_u64(p + 20, (uint64_t)w->floor);
+	bytes_put_u64(p + 28, (uint64_t)(have ? elapsed(w, now_mono_ns) : 0));
 	return WM_SNAP_LEN;
 }
 
 int watermark_load(struct watermark *w, int64_t now_mono_ns, const void *buf, size_t len)
 {
 	const uint8_t *p = buf;
-	if (!p || len != WM_SNAP_LEN || memcmp(p, WM_MAGIC, 4) != 0 || get_u32(p + 4) != WM_VERSION)
+	if (!p || len != WM_SNAP_LEN || memcmp(p, WM_MAGIC, 4) != 0 || bytes_get_u32(p + 4) != WM_VERSION)
 		return -EINVAL;
-	uint32_t have = get_u32(p + 8);
-	int64_t max_event = (int64_t)get_u64(p + 12);
-	int64_t floor = (int64_t)get_u64(p + 20);
-	int64_t x = (int64_t)get_u64(p + 28);
+	uint32_t have = bytes_get_u32(p + 8);
+	int64_t max_event = (int64_t)bytes_get_u64(p + 12);
+	int64_t floor = (int64_t)bytes_get_u64(p + 20);
+	int64_t x = (int64_t)bytes_get_u64(p + 28);
 	if (have > 1 || x < 0)
 		return -EINVAL;
 	if (have) {
