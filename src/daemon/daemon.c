@@ -62,13 +62,25 @@ static void reload_done(uv_work_t *w, int status)
 		d->reload_next = NULL;
 		return;
 	}
-	/* Live keys: log level now; the rest is read from d->conf by each module
-	 * at its next evaluation (watermark, buffer, quote settings, symbols). */
+	/* Live keys (conf.c F_LIVE): the log level, and the symbols, handed to
+	 * the session (unsubscribe removed ones first, then subscribe). */
 	struct conf *old = d->conf;
+	struct conf **r = realloc(d->retired, (d->nretired + 1) * sizeof(*r));
+	if (!r) {
+		d->reload_failures++;
+		if (call)
+			ctl_call_fail(call, "reload refused: out of memory");
+		conf_free(d->reload_next);
+		d->reload_next = NULL;
+		return;
+	}
+	d->retired = r;
+	d->retired[d->nretired++] = old;
 	d->conf = d->reload_next;
 	d->reload_next = NULL;
 	d->log->level = (enum log_level)d->conf->log_level;
-	conf_free(old);
+	if (d->in && strstr(changed, "alpaca.symbols"))
+		ingest_apply_conf_symbols(d->in, d->conf);
 	d->reloads++;
 	log_info(d->log, LOG_SUB_CONF, "configuration reloaded (%s)", changed[0] ? changed : "no changes");
 	if (call)
@@ -466,6 +478,9 @@ out:
 		conf_free(d->reload_next);
 	conf_errors_fini(&d->reload_err);
 	conf_free(d->conf);
+	for (size_t i = 0; i < d->nretired; i++)
+		conf_free(d->retired[i]);
+	free(d->retired);
 	d->magic = 0;
 	free(d);
 	return code;

@@ -48,6 +48,10 @@ struct daemon {
 	bool reloading;
 	uv_work_t reload_work;
 	struct conf *reload_next;
+	/* Configurations replaced by reloads: modules may still point into
+	 * them (topic names, channels), so they live until exit. */
+	struct conf **retired;
+	size_t nretired;
 	struct conf_errors reload_err;
 	int reload_rc;
 	struct ctl_call *reload_call; /* the control call waiting for the result, or NULL */

@@ -540,6 +540,25 @@ int ingest_change_symbols(struct ingest *in, const char *const *syms, size_t n, 
 	return 0;
 }
 
+void ingest_apply_conf_symbols(struct ingest *in, const struct conf *c)
+{
+	struct alpaca_symbols want;
+	uint32_t req;
+	char err[256];
+	alpaca_symbols_from_conf(&want, c);
+	/* channels stay those of the start (not live); symbols come from c */
+	for (int ch = 0; ch < ALPACA_CH_SUB_COUNT; ch++) {
+		bool on = in->conf->alpaca_channels & (1u << ch);
+		want.sym[ch] = on ? (const char *const *)c->alpaca_symbols : NULL;
+		want.n[ch] = on ? c->alpaca_symbol_count : 0;
+	}
+	if (alpaca_set_symbols(in->sess, now_mono(), &want, &req, err, sizeof(err)) < 0)
+		log_error(in->log, LOG_SUB_ALPACA, "reload: symbols not applied: %s", err);
+	else
+		log_info(in->log, LOG_SUB_ALPACA, "reload: %zu symbols handed to the session", c->alpaca_symbol_count);
+	arm_session_timer(in);
+}
+
 json_t *ingest_symbols_json(const struct ingest *in)
 {
 	json_t *r = json_object();

@@ -45,6 +45,9 @@ void ingest_close(struct ingest *in, void (*cb)(void *arg), void *arg);
 int ingest_change_symbols(struct ingest *in, const char *const *syms, size_t n, bool add,
 			  void (*done)(void *arg, int result, const char *detail), void *arg, char *err,
 			  size_t errlen);
+/* Makes alpaca.symbols of `c` (on its channels) the session's desired set,
+ * as after a reload; the result is reported through the status events. */
+void ingest_apply_conf_symbols(struct ingest *in, const struct conf *c);
 /* Desired and server-confirmed symbols per channel (a new JSON object). */
 json_t *ingest_symbols_json(const struct ingest *in);
 

@@ -149,6 +149,9 @@ readyz() { local p; p=$(st "$1" | sed -n 's/.*"port": \([0-9]*\).*/\1/p' | head 
 export -f readyz
 start_pair ready localhost "$S/tests/certs/ca.crt" --dead-hold 0
 check "readyz: ready with replay and Kafka up" wait_for 20 bash -c "readyz ready | grep -q '\"ready\":true'"
+sed -i 's/^alpaca.symbols = NVDA$/alpaca.symbols = NVDA,AAPL/' "$tmp/ready/torghut.conf"
+check "reload: symbols applied to the live session" bash -c "TORGHUT_SOCKET=$tmp/ready/c.sock '$B/src/torghutctl' reload >/dev/null"
+check "reload: Alpaca confirms the new symbol" wait_for 10 bash -c "TORGHUT_SOCKET=$tmp/ready/c.sock '$B/src/torghutctl' --json symbols | tr -d ' \n' | grep -q '\"confirmed\":\[\"AAPL\",\"NVDA\"\]'"
 kill "$(cat "$tmp/ready/replay.pid")"
 check "readyz: not ready once the replay server is gone (alpaca_ws off)" wait_for 10 bash -c "readyz ready | grep -q '\"alpaca_ws\":false'"
 kill "$kpid"
