@@ -4,6 +4,7 @@
 
 #include "ctl/client.h"
 #include "ctl/proto.h"
+#include "ctl/top.h"
 
 #include <getopt.h>
 #include <stdbool.h>
@@ -17,8 +18,8 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: torghutctl [-s SOCKET] [--json] [-t SECONDS] COMMAND [ARG]...\n\n"
 		   "commands: status, metrics, market, symbols, subscribe SYM..., unsubscribe SYM...,\n"
-		   "          log-level [LEVEL], reload, drain\n"
-		   "          (profile [P], checkpoint, savepoint [DIR] and top arrive with their subsystems)\n\n"
+		   "          log-level [LEVEL], reload, drain, top [-d SECONDS] [-n FRAMES]\n"
+		   "          (profile [P], checkpoint and savepoint [DIR] arrive with their subsystems)\n\n"
 		   "  -s, --socket PATH  control socket (default $TORGHUT_SOCKET or %s)\n"
 		   "  -j, --json         print the daemon's JSON reply as is\n"
 		   "  -t, --timeout SEC  give up after SEC seconds (default 30)\n"
@@ -55,6 +56,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (!strcmp(argv[optind], "top")) /* a live view, not one command */
+		return top_main(sock, timeout_s * 1000, argc - optind, argv + optind);
 	json_t *req = ctl_proto_request_from_argv(argc - optind, argv + optind, err, sizeof(err));
 	if (!req) {
 		fprintf(stderr, "torghutctl: %s\n", err);
