@@ -11,3 +11,6 @@ EXTRA_DIST += tests/system/e2e_check.py
 # Alpaca faults injected by torghut-replay against the real daemon.
 TESTS += tests/system/test_faults.sh
 dist_noinst_SCRIPTS += tests/system/test_faults.sh
+# The schema registry gate against the test registry.
+TESTS += tests/system/test_registry.sh
+dist_noinst_SCRIPTS += tests/system/test_registry.sh

@@ -5,7 +5,8 @@ src_libtorghut_a_SOURCES += \
 	src/daemon/outputs.c src/daemon/outputs.h \
 	src/daemon/ingest.c src/daemon/ingest.h \
 	src/daemon/analytics.c src/daemon/analytics.h \
-	src/daemon/observe.c src/daemon/observe.h
+	src/daemon/observe.c src/daemon/observe.h \
+	src/daemon/schemas.c src/daemon/schemas.h
 
 sbin_PROGRAMS += src/torghutd
 src_torghutd_SOURCES = src/cmd/torghutd.c

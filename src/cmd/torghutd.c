@@ -9,6 +9,8 @@
 #include "daemon/daemon.h"
 
 #include <errno.h>
+
+#include <curl/curl.h>
 #include <unistd.h>
 
 int main(int argc, char **argv)
@@ -35,6 +37,8 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	log_init(&log, "torghutd", LOG_LEVEL_INFO);
+	/* Before any thread exists (libcurl's global state is not thread-safe). */
+	curl_global_init(CURL_GLOBAL_DEFAULT);
 
 	const char *path = a.config_path;
 	if (!a.config_explicit && access(path, F_OK) < 0 && errno == ENOENT) {
@@ -55,6 +59,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	rc = daemon_run(&a, conf, &log);
+	curl_global_cleanup();
 	log_fini(&log);
 	daemon_args_fini(&a);
 	return rc;

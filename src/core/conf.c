@@ -126,6 +126,7 @@ static const struct conf_key keys[] = {
 	{"schema.registry.password.file", KT_SECRET_FILE, O(registry_password), NULL, 0, 0, 0, NULL},
 	{"schema.registry.password", KT_SECRET_INLINE, O(registry_password), NULL, 0, 0, 0, NULL},
 	{"schema.registry.ca.file", KT_STR, O(registry_ca_file), NULL, 0, 0, 0, NULL},
+	{"schema.dir", KT_STR, O(schema_dir), PKGDATADIR "/schemas", 0, 0, 0, NULL},
 
 	{"startup.timeout", KT_DURATION, O(startup_timeout), "60s", 1 * SEC, 3600 * SEC, 0, NULL},
 	{"control.socket", KT_STR, O(control_socket), RUNSTATEDIR "/torghut/control.sock", 0, 0, 0, NULL},

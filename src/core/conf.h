@@ -88,6 +88,7 @@ struct conf {
 	char *registry_user;
 	struct conf_secret registry_password;
 	char *registry_ca_file;
+	char *schema_dir; /* the TA .avsc files (installed under $(pkgdatadir)/schemas) */
 
 	int64_t startup_timeout; /* dependencies (Kafka, topics, ...) ready within this, else exit 3 */
 	char *control_socket;

@@ -43,6 +43,8 @@ struct analytics {
 	int64_t armed_mono; /* the close deadline the timer is armed for */
 	int64_t due_mono;   /* when the bars being closed now became closable */
 	struct hist *close_to_signal, *event_to_signal;
+	bool framed;                 /* Confluent framing with these ids */
+	int32_t schema_id[3];        /* bars, signals, status */
 	struct market_row *market; /* open addressing by symbol, MARKET_MAX slots */
 	size_t market_n;
 };
@@ -72,21 +74,38 @@ static int64_t mono(void)
 	return (int64_t)uv_hrtime();
 }
 
+/* Where the Avro body goes: after the 5-byte Confluent header when a
+ * registry is configured (wire.md), else at the start (bare Avro). */
+static uint8_t *body(struct analytics *a)
+{
+	return a->framed ? a->buf + AVRO_FRAME_HEADER_LEN : a->buf;
+}
+
+static size_t body_cap(const struct analytics *a)
+{
+	return sizeof(a->buf) - (a->framed ? AVRO_FRAME_HEADER_LEN : 0);
+}
+
 static void produce(struct analytics *a, enum outputs_topic t, const char *key, int n)
 {
 	if (n < 0) {
 		a->encode_errors++;
 		return;
 	}
-	/* No schema registry configured yet: bare Avro (wire.md). */
-	if (outputs_produce(a->out, t, key, strlen(key), a->buf, (size_t)n) == -ENOBUFS)
+	size_t len = (size_t)n;
+	if (a->framed && t != OUT_TA_LATE) {
+		int which = t == OUT_TA_BARS ? 0 : t == OUT_TA_SIGNALS ? 1 : 2;
+		avro_frame_header(a->buf, a->schema_id[which]);
+		len += AVRO_FRAME_HEADER_LEN;
+	}
+	if (outputs_produce(a->out, t, key, strlen(key), a->buf, len) == -ENOBUFS)
 		a->produce_refused++;
 }
 
 static void on_bar(void *arg, const struct ta_bar_rec *r)
 {
 	struct analytics *a = arg;
-	produce(a, OUT_TA_BARS, r->head.symbol, avro_enc_bar(r, a->buf, sizeof(a->buf)));
+	produce(a, OUT_TA_BARS, r->head.symbol, avro_enc_bar(r, body(a), body_cap(a)));
 	struct market_row *m = market_row(a, r->head.symbol);
 	if (m) {
 		m->end_ns = r->head.event_ns;
@@ -98,7 +117,7 @@ static void on_bar(void *arg, const struct ta_bar_rec *r)
 static void on_signal(void *arg, const struct ta_signal_rec *r)
 {
 	struct analytics *a = arg;
-	produce(a, OUT_TA_SIGNALS, r->head.symbol, avro_enc_signal(r, a->buf, sizeof(a->buf)));
+	produce(a, OUT_TA_SIGNALS, r->head.symbol, avro_enc_signal(r, body(a), body_cap(a)));
 	struct market_row *m = r->head.has_window && strcmp(r->head.window.size, "PT1S") == 0 ?
 		market_row(a, r->head.symbol) : NULL;
 	if (m) {
@@ -120,7 +139,7 @@ static void on_signal(void *arg, const struct ta_signal_rec *r)
 static void on_status(void *arg, const struct ta_status_rec *r)
 {
 	struct analytics *a = arg;
-	produce(a, OUT_TA_STATUS, "ta", avro_enc_status(r, a->buf, sizeof(a->buf)));
+	produce(a, OUT_TA_STATUS, "ta", avro_enc_status(r, body(a), body_cap(a)));
 }
 
 /* A late trade as a small JSON record: the second it missed is closed. */
@@ -246,6 +265,14 @@ void analytics_close(struct analytics *a, void (*cb)(void *arg), void *arg)
 	ta_engine_status(a->eng, mono(), clock_real_ns(), NULL);
 	uv_close((uv_handle_t *)&a->close_timer, closed);
 	uv_close((uv_handle_t *)&a->heartbeat, closed);
+}
+
+void analytics_set_schema_ids(struct analytics *a, int32_t bars, int32_t signals, int32_t status)
+{
+	a->framed = true;
+	a->schema_id[0] = bars;
+	a->schema_id[1] = signals;
+	a->schema_id[2] = status;
 }
 
 void analytics_set_hists(struct analytics *a, struct hist *close_to_signal, struct hist *event_to_signal)

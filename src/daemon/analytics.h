@@ -21,6 +21,8 @@ void analytics_on_event(struct analytics *a, const struct event *ev);
 /* Emits a final heartbeat, closes the timers and frees; cb when done. */
 void analytics_close(struct analytics *a, void (*cb)(void *arg), void *arg);
 struct hist;
+/* Frame TA records with these registry ids (Confluent: 0x00, id, body). */
+void analytics_set_schema_ids(struct analytics *a, int32_t bars, int32_t signals, int32_t status);
 /* close_to_signal: from the moment the watermark passed bar end + slack to
  * the signal produced (monotonic; valid for live feeds and replays).
  * event_to_signal: wall clock - bar end (upstream's event-to-signal; only

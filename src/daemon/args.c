@@ -12,12 +12,13 @@
 
 void daemon_usage(FILE *f)
 {
-	fprintf(f, "usage: torghutd [-c FILE] [--set KEY=VALUE]... [--low-latency] [--check-config]\n"
+	fprintf(f, "usage: torghutd [-c FILE] [--set KEY=VALUE]... [--low-latency] [--check-config | --register-schemas]\n"
 		   "       torghutd --version | --help\n\n"
 		   "  -c, --config FILE   configuration file (default %s)\n"
 		   "      --set KEY=VALUE override a configuration key (repeatable)\n"
 		   "      --low-latency   the same as --set profile=low-latency\n"
 		   "      --check-config  validate, print the effective configuration (secrets redacted), exit\n"
+		   "      --register-schemas  register (or verify) the TA schemas in the schema registry, exit\n"
 		   "      --version       print the version and exit\n"
 		   "  -h, --help          print this help and exit\n\n"
 		   "See torghutd(8) and torghut.conf(5).\n",
@@ -36,10 +37,11 @@ static int add_set(struct daemon_args *a, const char *s)
 
 int daemon_args_parse(int argc, char **argv, struct daemon_args *a, char *err, size_t errlen)
 {
-	enum { OPT_SET = 256, OPT_LOW, OPT_CHECK, OPT_VERSION };
+	enum { OPT_SET = 256, OPT_LOW, OPT_CHECK, OPT_VERSION, OPT_REGISTER };
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, 'c'}, {"set", required_argument, NULL, OPT_SET},
 		{"low-latency", no_argument, NULL, OPT_LOW}, {"check-config", no_argument, NULL, OPT_CHECK},
+		{"register-schemas", no_argument, NULL, OPT_REGISTER},
 		{"version", no_argument, NULL, OPT_VERSION}, {"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
 	int ch;
@@ -66,6 +68,9 @@ int daemon_args_parse(int argc, char **argv, struct daemon_args *a, char *err, s
 			break;
 		case OPT_CHECK:
 			a->check_config = true;
+			break;
+		case OPT_REGISTER:
+			a->register_schemas = true;
 			break;
 		case OPT_VERSION:
 			a->version = true;

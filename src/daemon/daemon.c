@@ -141,8 +141,21 @@ static void drain_close_ctl(struct daemon *d)
 
 static void outputs_closed(void *arg);
 
+static void drain_outputs(struct daemon *d);
+
+static void schemas_closed(void *arg)
+{
+	struct daemon *d = arg;
+	d->schemas = NULL;
+	drain_outputs(d);
+}
+
 static void drain_outputs(struct daemon *d)
 {
+	if (d->schemas) {
+		schemas_close(d->schemas, schemas_closed, d);
+		return;
+	}
 	if (d->out)
 		outputs_close(d->out, outputs_closed, d);
 	else
@@ -298,6 +311,12 @@ static int setup_ingest(struct daemon *d, char *err, size_t errlen)
 	return ingest_new(&d->loop, c, d->log, d->out, &h, &d->in, err, errlen);
 }
 
+static void gate_done(struct daemon *d)
+{
+	if (--d->start_gates == 0)
+		go_ready(d);
+}
+
 static void on_outputs_ready(void *arg, int status, const char *why)
 {
 	struct daemon *d = arg;
@@ -309,7 +328,49 @@ static void on_outputs_ready(void *arg, int status, const char *why)
 		daemon_drain(d, "a dependency failed at start-up");
 		return;
 	}
-	go_ready(d);
+	gate_done(d);
+}
+
+static void on_schemas_ready(void *arg, int status, const char *why)
+{
+	struct daemon *d = arg;
+	if (d->state == DAEMON_DRAINING)
+		return;
+	if (status < 0) {
+		log_error(d->log, LOG_SUB_KAFKA, "schema registry: %s", why);
+		d->exit_code = DAEMON_EXIT_DEPENDENCY;
+		daemon_drain(d, "a dependency failed at start-up");
+		return;
+	}
+	if (d->args->register_schemas) {
+		log_info(d->log, LOG_SUB_KAFKA, "every TA subject holds our schema");
+		daemon_drain(d, "--register-schemas done");
+		return;
+	}
+	if (d->ta)
+		analytics_set_schema_ids(d->ta, schemas_id(d->schemas, SCHEMAS_BARS),
+					 schemas_id(d->schemas, SCHEMAS_SIGNALS), schemas_id(d->schemas, SCHEMAS_STATUS));
+	gate_done(d);
+}
+
+/* The registry gate: TA subjects resolved before any TA record is produced. */
+static int setup_schemas(struct daemon *d, char *err, size_t errlen)
+{
+	const struct conf *c = d->conf;
+	if (!c->registry_url) {
+		if (d->args->register_schemas) {
+			snprintf(err, errlen, "--register-schemas needs schema.registry.url");
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (c->role == CONF_ROLE_INGEST)
+		return 0; /* no TA records in this role */
+	int rc = schemas_new(&d->loop, c, d->log, &d->schemas, err, errlen);
+	if (rc < 0)
+		return rc;
+	d->start_gates++;
+	return schemas_resolve(d->schemas, d->args->register_schemas, c->startup_timeout / 1000000, on_schemas_ready, d);
 }
 
 static void on_outputs_aborted(void *arg, const char *why)
@@ -398,6 +459,20 @@ int daemon_run(const struct daemon_args *a, struct conf *conf, struct log *log)
 		uv_timer_start(&d->watchdog, on_watchdog, 0, every_ms ? every_ms : 1);
 	}
 
+	/* --register-schemas: only the registry step, then exit */
+	if (a->register_schemas) {
+		d->start_gates = 1; /* never reached zero: the schemas callback drains */
+		if ((rc = setup_schemas(d, err, sizeof(err))) < 0) {
+			d->schemas = NULL;
+			log_error(log, LOG_SUB_KAFKA, "%s", err);
+			code = rc == -EINVAL ? DAEMON_EXIT_CONFIG : DAEMON_EXIT_DEPENDENCY;
+			goto fail;
+		}
+		uv_run(&d->loop, UV_RUN_DEFAULT);
+		code = d->exit_code;
+		goto out;
+	}
+
 	/* 3. control socket */
 	if ((rc = mkdir_parent(conf->control_socket)) < 0) {
 		log_error(log, LOG_SUB_CTL, "cannot create the directory of %s: %s", conf->control_socket, strerror(-rc));
@@ -429,6 +504,7 @@ int daemon_run(const struct daemon_args *a, struct conf *conf, struct log *log)
 		log_warn(log, LOG_SUB_KAFKA, "kafka.bootstrap.servers=embedded: the in-process Kafka is for demos and tests and is NOT durable");
 
 	/* 4. Kafka: the producer and every topic, before READY=1 */
+	d->start_gates = 1;
 	struct outputs_hooks oh = {.ready = on_outputs_ready, .aborted = on_outputs_aborted,
 				   .fatal = on_outputs_fatal, .arg = d};
 	if ((rc = outputs_new(&d->loop, conf, log, &oh, &d->out, err, sizeof(err))) < 0 ||
@@ -450,7 +526,15 @@ int daemon_run(const struct daemon_args *a, struct conf *conf, struct log *log)
 		goto fail;
 	}
 
-	/* 6. the Alpaca source: created now so its configuration problems stop
+	/* 6. the schema registry gate (with schema.registry.url) */
+	if ((rc = setup_schemas(d, err, sizeof(err))) < 0) {
+		d->schemas = NULL;
+		log_error(log, LOG_SUB_KAFKA, "%s", err);
+		code = DAEMON_EXIT_CONFIG;
+		goto fail;
+	}
+
+	/* 7. the Alpaca source: created now so its configuration problems stop
 	 * start-up, started once Kafka is ready */
 	if ((rc = setup_ingest(d, err, sizeof(err))) < 0) {
 		d->in = NULL;

@@ -15,6 +15,7 @@
 #include "daemon/ingest.h"
 #include "daemon/analytics.h"
 #include "daemon/observe.h"
+#include "daemon/schemas.h"
 
 #define DAEMON_MAGIC 0x74676864u /* "tghd": checked where a void * comes back */
 
@@ -33,6 +34,8 @@ struct daemon {
 	uv_timer_t watchdog;
 	struct ctl_server *ctl;
 	struct observe *obs;
+	struct schemas *schemas;    /* NULL without schema.registry.url */
+	int start_gates;            /* dependencies still to be ready before READY=1 */
 	struct outputs *out;
 	struct analytics *ta;       /* NULL for role=ingest */
 	struct ingest *in;          /* NULL for role=ta or when unconfigured */
