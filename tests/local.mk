@@ -14,3 +14,4 @@ dist_noinst_SCRIPTS += tests/system/test_faults.sh
 # The schema registry gate against the test registry.
 TESTS += tests/system/test_registry.sh
 dist_noinst_SCRIPTS += tests/system/test_registry.sh
+EXTRA_DIST += tests/system/lib.sh

@@ -3,20 +3,7 @@
 # CA) into torghutd, which writes to a Kafka mock cluster running in a helper
 # process; e2e_check.py then reads every topic back with a real consumer and
 # checks it against the replay's send log. Runs once per profile.
-set -u
-B=${top_builddir:-$(pwd)}
-S=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
-PY=/usr/bin/python3
-$PY -c 'import confluent_kafka, avro' 2>/dev/null || { echo "# python3-confluent-kafka/python3-avro missing: skipped"; exit 77; }
-tmp=$(mktemp -d /tmp/tg-e2e-XXXXXX)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$tmp"; }
-trap cleanup EXIT
-npass=0 nfail=0
-ok() { npass=$((npass + 1)); echo "ok - $1"; }
-no() { nfail=$((nfail + 1)); echo "not ok - $1"; }
-check() { local d=$1; shift; if "$@"; then ok "$d"; else no "$d"; fi; }
-wait_for() { local end=$((SECONDS + $1)); shift; until "$@" 2>/dev/null; do [ $SECONDS -ge $end ] && return 1; sleep 0.1; done; }
+. "$(dirname "$0")/lib.sh" e2e
 
 "$B/src/torghut-replay" generate --seed 7 --minutes 2 --out "$tmp/rec.jsonl" >/dev/null || exit 1
 nmsg=$(grep -c '"msg"' "$tmp/rec.jsonl")
@@ -76,5 +63,4 @@ CONF
 
 run_profile low-latency
 run_profile exactly-once
-echo "$npass passed, $nfail failed"
-[ $nfail -eq 0 ]
+finish

@@ -7,18 +7,7 @@
 #   402              -> fatal, no retry loop
 #   stall            -> the idle watchdog reconnects
 #   wrong host name, untrusted CA -> refused with error class tls
-set -u
-B=${top_builddir:-$(pwd)}
-S=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
-PY=/usr/bin/python3
-$PY -c 'import confluent_kafka' 2>/dev/null || { echo "# python3-confluent-kafka missing: skipped"; exit 77; }
-tmp=$(mktemp -d /tmp/tg-faults-XXXXXX)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$tmp"; }
-trap cleanup EXIT
-npass=0 nfail=0
-check() { local d=$1; shift; if "$@"; then npass=$((npass + 1)); echo "ok - $d"; else nfail=$((nfail + 1)); echo "not ok - $d"; fi; }
-wait_for() { local end=$((SECONDS + $1)); shift; until "$@" 2>/dev/null; do [ $SECONDS -ge $end ] && return 1; sleep 0.1; done; }
+. "$(dirname "$0")/lib.sh" faults
 
 "$B/src/torghut-replay" generate --seed 11 --minutes 3 --out "$tmp/rec.jsonl" >/dev/null || exit 1
 echo KEY1 >"$tmp/key"; echo SECRET1 >"$tmp/secret"
@@ -159,5 +148,4 @@ check "readyz: Kafka gate off once the brokers are gone" wait_for 30 bash -c "re
 check "the control socket still answers" bash -c "TORGHUT_SOCKET=$tmp/ready/c.sock '$B/src/torghutctl' status >/dev/null"
 stop ready
 
-echo "$npass passed, $nfail failed"
-[ $nfail -eq 0 ]
+finish

@@ -3,24 +3,13 @@
 # (tests/registry/fake_registry.py): refused without registration, registered
 # by --register-schemas, framed TA records decodable through the registry,
 # an incompatible registered schema refused, an unreachable registry -> exit 3.
-set -u
-B=${top_builddir:-$(pwd)}
-S=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
-PY=/usr/bin/python3
-$PY -c 'import confluent_kafka, avro' 2>/dev/null || { echo "# python3-confluent-kafka/python3-avro missing: skipped"; exit 77; }
-tmp=$(mktemp -d /tmp/tg-reg-XXXXXX)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$tmp"; }
-trap cleanup EXIT
-npass=0 nfail=0
-check() { local d=$1; shift; if "$@"; then npass=$((npass + 1)); echo "ok - $d"; else nfail=$((nfail + 1)); echo "not ok - $d"; fi; }
-wait_for() { local end=$((SECONDS + $1)); shift; until "$@" 2>/dev/null; do [ $SECONDS -ge $end ] && return 1; sleep 0.1; done; }
+. "$(dirname "$0")/lib.sh" reg
 
-registry() { # registry NAME: starts a fake registry, prints its URL
+registry() { # registry NAME: starts a fake registry, sets url (not in a subshell: pids must see it)
 	$PY "$S/tests/registry/fake_registry.py" >"$tmp/$1.port" 2>"$tmp/$1.err" &
 	pids+=($!)
 	wait_for 10 test -s "$tmp/$1.port"
-	echo "http://127.0.0.1:$(head -1 "$tmp/$1.port")"
+	url="http://127.0.0.1:$(head -1 "$tmp/$1.port")"
 }
 "$B/src/cmd/torghut-kafka-mock" torghut.trades.v1 torghut.quotes.v1 torghut.bars.1m.v1 torghut.status.v1 \
 	torghut.ta.bars.1s.v1 torghut.ta.signals.v1 torghut.ta.status.v1 >"$tmp/kafka.out" 2>/dev/null &
@@ -30,7 +19,7 @@ boot=$(head -1 "$tmp/kafka.out")
 common=(--set control.socket="$tmp/c.sock" --set http.listen=127.0.0.1:0 --set schema.dir="$S/schemas"
 	--set kafka.bootstrap.servers="$boot" --set startup.timeout=5s)
 
-url=$(registry r1)
+registry r1
 "$B/src/torghutd" "${common[@]}" --set schema.registry.url="$url" >"$tmp/refused.log" 2>&1; rc=$?
 check "missing subjects: refused with exit 3" test $rc -eq 3
 check "missing subjects: the message names the subject and the way out" \
@@ -85,7 +74,8 @@ EOF
 check "framed TA records: 0x00 + the subject's id, body decodes with the registry's schema" grep -q 'framed ok 3' "$tmp/decode.out" || sed 's/^/#   /' "$tmp/decode.out" | tail -5
 
 # an incompatible schema already registered: auto-register is refused
-url2=$(registry r2)
+registry r2
+url2=$url
 cat >"$tmp/old.avsc" <<'AVSC'
 {"type":"record","namespace":"torghut.ta","name":"TaSignal","fields":[
  {"name":"ingest_ts","type":"string"},{"name":"event_ts","type":"string"},{"name":"symbol","type":"string"},
@@ -105,5 +95,4 @@ start=$SECONDS
 check "registry down: exit 3 after the start-up deadline" bash -c "test $rc -eq 3 && [ $((SECONDS - start)) -ge 4 ]"
 check "registry down: classified schema_registry_unreachable" grep -q 'schema_registry_unreachable' "$tmp/down.log"
 
-echo "$npass passed, $nfail failed"
-[ $nfail -eq 0 ]
+finish
