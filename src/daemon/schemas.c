@@ -126,6 +126,19 @@ static void retry_or_fail(struct schemas *s, const struct registry_result *r, co
 	finish(s, transient(r) ? -ETIMEDOUT : -EPERM);
 }
 
+static void on_config_set(struct registry *r, const struct registry_result *res, void *arg)
+{
+	struct schemas *s = arg;
+	if (s->closing)
+		return;
+	if (res->rc < 0) {
+		retry_or_fail(s, res, "setting the compatibility level refused");
+		return;
+	}
+	s->cur++;
+	step(s);
+}
+
 static void on_registered(struct registry *r, const struct registry_result *res, void *arg)
 {
 	struct schemas *s = arg;
@@ -136,9 +149,9 @@ static void on_registered(struct registry *r, const struct registry_result *res,
 		return;
 	}
 	s->id[s->cur] = res->id;
-	log_info(s->log, LOG_SUB_KAFKA, "registered %s: schema id %d", s->subject[s->cur], res->id);
-	s->cur++;
-	step(s);
+	log_info(s->log, LOG_SUB_KAFKA, "registered %s: schema id %d, compatibility BACKWARD", s->subject[s->cur], res->id);
+	/* wire.md: subjects are BACKWARD; the registry enforces it from now on */
+	registry_set_config(s->reg, s->subject[s->cur], "BACKWARD", on_config_set, s);
 }
 
 static void on_checked(struct registry *r, const struct registry_result *res, void *arg)

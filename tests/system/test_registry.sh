@@ -30,6 +30,7 @@ check "--register-schemas: exit 0" test $rc -eq 0
 subjects=$(curl -sf "$url/subjects")
 check "--register-schemas: the three TA subjects exist" bash -c "echo '$subjects' | grep -q 'torghut.ta.signals.v1-value' && echo '$subjects' | grep -q 'torghut.ta.status.v1-value' && echo '$subjects' | grep -q 'torghut.ta.bars.1s.v1-value'"
 "$B/src/torghutd" "${common[@]}" --set schema.registry.url="$url" --register-schemas >"$tmp/reg2.log" 2>&1; rc=$?
+check "--register-schemas: subjects set to BACKWARD" bash -c "curl -sf '$url/config/torghut.ta.signals.v1-value' | grep -q BACKWARD"
 check "--register-schemas again: verifies, exit 0" bash -c "test $rc -eq 0 && grep -q 'schema id' '$tmp/reg2.log'"
 
 # run with data: the records are framed with the registry's ids
