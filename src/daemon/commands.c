@@ -68,6 +68,8 @@ static void cmd_status(void *arg, struct ctl_call *call, json_t *req)
 		json_object_set_new(subs, "http", json_pack("{s:s,s:i}", "listen", c->http_listen, "port", observe_port(d->obs)));
 	if (d->ta)
 		json_object_set_new(subs, "ta", analytics_status_json(d->ta));
+	if (d->schemas)
+		json_object_set_new(subs, "schema_registry", schemas_status_json(d->schemas));
 	if (d->in)
 		json_object_set_new(subs, "alpaca", ingest_status_json(d->in));
 	else

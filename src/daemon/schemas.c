@@ -28,6 +28,8 @@ struct schemas {
 	schemas_done_fn done;
 	void *done_arg;
 	char why[1024];
+	const char *last_class; /* error class of the last failed call, NULL if none */
+	int state;              /* 0 resolving, 1 ready, -1 failed */
 	void (*closed_cb)(void *);
 	void *closed_arg;
 	int closing;
@@ -95,6 +97,7 @@ fail:
 
 static void finish(struct schemas *s, int status)
 {
+	s->state = status == 0 ? 1 : -1;
 	schemas_done_fn cb = s->done;
 	s->done = NULL;
 	if (cb)
@@ -116,6 +119,7 @@ static bool transient(const struct registry_result *r)
 /* Retries a transient failure until the deadline, else fails with it. */
 static void retry_or_fail(struct schemas *s, const struct registry_result *r, const char *what)
 {
+	s->last_class = r->err_class;
 	snprintf(s->why, sizeof(s->why), "subject %s: %s: %s (%s)", s->subject[s->cur], what,
 		 r->message && *r->message ? r->message : "no answer", r->err_class);
 	if (transient(r) && (int64_t)uv_hrtime() + RETRY_MS * 1000000LL < s->deadline_mono) {
@@ -222,6 +226,15 @@ int schemas_resolve(struct schemas *s, bool force_register, int64_t deadline_ms,
 int32_t schemas_id(const struct schemas *s, enum schemas_which w)
 {
 	return s->id[w];
+}
+
+json_t *schemas_status_json(const struct schemas *s)
+{
+	json_t *ids = json_object();
+	for (int i = 0; i < SCHEMAS_COUNT; i++)
+		json_object_set_new(ids, s->subject[i], s->id[i] >= 0 ? json_integer(s->id[i]) : json_null());
+	return json_pack("{s:s,s:s?,s:o}", "state", s->state > 0 ? "ready" : s->state < 0 ? "failed" : "resolving",
+			 "error_class", s->last_class, "subjects", ids);
 }
 
 const char *schemas_subject(const struct schemas *s, enum schemas_which w)

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <jansson.h>
 #include <uv.h>
 
 #include "core/conf.h"
@@ -27,5 +28,7 @@ int schemas_new(uv_loop_t *loop, const struct conf *c, struct log *log, struct s
 		size_t errlen);
 int schemas_resolve(struct schemas *s, bool force_register, int64_t deadline_ms, schemas_done_fn cb, void *arg);
 int32_t schemas_id(const struct schemas *s, enum schemas_which w);
+/* For `status`: state, the last error class while retrying, subject ids. */
+json_t *schemas_status_json(const struct schemas *s);
 const char *schemas_subject(const struct schemas *s, enum schemas_which w);
 void schemas_close(struct schemas *s, void (*cb)(void *arg), void *arg);

@@ -47,6 +47,7 @@ echo K >"$tmp/k"
 td=$!
 pids+=($td)
 check "with registered subjects: the daemon starts" wait_for 20 bash -c "TORGHUT_SOCKET=$tmp/c.sock '$B/src/torghutctl' status | grep -q '^state: running'"
+check "status shows the registry gate ready with the subjects' ids" bash -c "TORGHUT_SOCKET=$tmp/c.sock '$B/src/torghutctl' --json status | tr -d ' \n' | grep -q '\"schema_registry\":{\"state\":\"ready\"'"
 sleep 8
 TORGHUT_SOCKET=$tmp/c.sock "$B/src/torghutctl" drain >/dev/null
 wait $td
