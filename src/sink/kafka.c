@@ -150,13 +150,20 @@ static void on_dr_event(struct kafka *k, rd_kafka_event_t *ev)
 			.opaque = m->_private,
 		};
 
+		bool marker = dr.opaque == &k->marker_id;
+
 		kafka_err_map(m->err, &dr.err, &dr.err_class);
+		if (marker)
+			dr.opaque = NULL;
 		dr_report(k, &dr);
 		/* A failed record dooms the open transaction: abort now rather
 		 * than let the owner build on it until the next commit. */
 		if (dr.err && dr.err_class != KAFKA_EC_PURGED && k->profile == KAFKA_EXACTLY_ONCE)
 			kafka_txn_doom(k);
+		else if (marker && !dr.err && k->state == KS_MARKING)
+			kafka_txn_start_commit(k);
 	}
+	kafka_prepare_check(k);
 }
 
 static void on_error_event(struct kafka *k, rd_kafka_event_t *ev)
@@ -224,7 +231,7 @@ static bool kafka_drain(struct kafka *k)
 		rd_kafka_event_destroy(ev);
 		n++;
 	}
-	if (k->hold.count && k->state == KS_READY)
+	if (k->hold.count && (k->state == KS_READY || k->state == KS_PREPARING))
 		kafka_hold_release(k);
 	return n >= KAFKA_DRAIN_BUDGET;
 }
@@ -305,6 +312,14 @@ static rd_kafka_resp_err_t produce_raw(struct kafka *k, unsigned topic, const vo
 
 	if (!rkt)
 		return rd_kafka_last_error();
+	if (k->txn_tag_len)
+		return rd_kafka_producev(k->rk, RD_KAFKA_V_RKT(rkt),
+					 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+					 RD_KAFKA_V_KEY(key, klen),
+					 RD_KAFKA_V_VALUE((void *)value, vlen), RD_KAFKA_V_OPAQUE(opaque),
+					 RD_KAFKA_V_HEADER("torghut-txn", k->txn_tag,
+							   (ssize_t)k->txn_tag_len),
+					 RD_KAFKA_V_END);
 	return rd_kafka_producev(k->rk, RD_KAFKA_V_RKT(rkt),
 				 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
 				 RD_KAFKA_V_KEY(key, klen),
@@ -430,7 +445,8 @@ void kafka_hold_release(struct kafka *k)
 	struct kafka_hold *h = &k->hold;
 
 	h->iter++;
-	while (h->count && k->state == KS_READY && !(k->commit_deferred && h->head >= h->mark)) {
+	while (h->count && ((k->state == KS_READY && !(k->commit_deferred && h->head >= h->mark)) ||
+			    (k->state == KS_PREPARING && h->head < h->mark))) {
 		struct kafka_held_rec *r = (struct kafka_held_rec *)(h->buf + h->head);
 		const unsigned char *key = (const unsigned char *)(r + 1);
 		rd_kafka_resp_err_t e = produce_raw(k, r->topic, r->key_len ? key : NULL, r->key_len,
@@ -455,6 +471,23 @@ void kafka_hold_release(struct kafka *k)
 		k->commit_deferred = false;
 		kafka_txn_start_commit(k);
 	}
+	kafka_prepare_check(k);
+}
+
+/* Two-phase: prepared once the records before the boundary are all out of
+ * the hold queue and delivered (held records count as in flight too). */
+void kafka_prepare_check(struct kafka *k)
+{
+	struct kafka_hold *h = &k->hold;
+	kafka_done_cb cb = k->prep_cb;
+
+	if (k->state != KS_PREPARING || (h->count && h->head < h->mark) ||
+	    k->stats.in_flight != h->count)
+		return;
+	k->state = KS_PREPARED;
+	k->prep_cb = NULL;
+	if (cb)
+		cb(k, 0, NULL, k->prep_arg);
 }
 
 /* Fails the records held now (not any a callback adds meanwhile). */
@@ -486,6 +519,9 @@ int kafka_produce(struct kafka *k, unsigned topic, const void *key, size_t key_l
 			return produce_now(k, topic, key, key_len, value, value_len, opaque);
 		/* Earlier held records are still going out: keep the order. */
 		return hold_push(k, topic, key, key_len, value, value_len, opaque);
+	case KS_PREPARING:
+	case KS_PREPARED:
+	case KS_MARKING:
 	case KS_COMMITTING:
 		return hold_push(k, topic, key, key_len, value, value_len, opaque);
 	case KS_ABORTING:
@@ -531,6 +567,10 @@ int kafka_new(uv_loop_t *loop, const struct kafka_config *cfg, const struct kafk
 	k->start_timeout_ms = cfg->start_timeout_ms > 0 ? cfg->start_timeout_ms : 30000;
 	k->commit_timeout_ms = cfg->commit_timeout_ms > 0 ? cfg->commit_timeout_ms : 60000;
 	k->close_timeout_ms = cfg->close_timeout_ms > 0 ? cfg->close_timeout_ms : 10000;
+	if (cfg->profile == KAFKA_EXACTLY_ONCE && cfg->txn_tag_prefix && *cfg->txn_tag_prefix) {
+		snprintf(k->txn_prefix, sizeof(k->txn_prefix), "%s", cfg->txn_tag_prefix);
+		kafka_txn_next_tag(k);
+	}
 
 	k->n_topics = cfg->n_topics;
 	for (size_t i = 0; i < cfg->n_topics; i++) {
@@ -629,6 +669,9 @@ int kafka_commit(struct kafka *k, kafka_done_cb cb, void *arg)
 		k->op_cb = cb;
 		k->op_arg = arg;
 		return 0;
+	case KS_PREPARING:
+	case KS_PREPARED:
+	case KS_MARKING:
 	case KS_COMMITTING:
 		return -EBUSY;
 	case KS_NEW:
@@ -639,6 +682,91 @@ int kafka_commit(struct kafka *k, kafka_done_cb cb, void *arg)
 	default:
 		return -ESHUTDOWN;
 	}
+}
+
+int kafka_commit_begin(struct kafka *k, kafka_done_cb prepared, void *arg)
+{
+	switch (k->state) {
+	case KS_READY:
+		if (k->commit_deferred)
+			return -EBUSY;
+		break;
+	case KS_NEW:
+	case KS_STARTING:
+		return -EAGAIN;
+	case KS_FATAL:
+		return -ENOTRECOVERABLE;
+	case KS_FAILED:
+	case KS_CLOSING:
+		return -ESHUTDOWN;
+	default:
+		return -EBUSY;
+	}
+	k->prep_cb = prepared;
+	k->prep_arg = arg;
+	k->hold.mark = k->hold.tail; /* held now = before the boundary */
+	k->state = KS_PREPARING;
+	kafka_hold_release(k); /* and checks whether that already is all */
+	return 0;
+}
+
+int kafka_commit_finish(struct kafka *k, const struct kafka_marker *mk, kafka_done_cb cb, void *arg)
+{
+	if (k->state != KS_PREPARED)
+		return k->state == KS_FATAL ? -ENOTRECOVERABLE : -EINVAL;
+	if (mk && mk->topic >= k->n_topics)
+		return -EINVAL;
+	k->op_cb = cb;
+	k->op_arg = arg;
+	if (k->profile == KAFKA_LOW_LATENCY) {
+		/* The barrier is complete: everything before it is acknowledged. */
+		k->state = KS_READY;
+		k->op_cb = NULL;
+		k->stats.commits++;
+		if (cb)
+			cb(k, 0, NULL, arg);
+		if (k->state == KS_READY && k->hold.count)
+			kafka_hold_release(k);
+		return 0;
+	}
+	if (!mk) {
+		kafka_txn_start_commit(k);
+		return 0;
+	}
+	/* The marker goes last, after every other record of the transaction
+	 * was written: whoever sees it can rely on all of them. */
+	k->state = KS_MARKING;
+	k->commit_pending_cb = true; /* a failed marker: answered when the abort ends */
+	if (produce_now(k, mk->topic, mk->key, mk->key_len, mk->value, mk->value_len, &k->marker_id)) {
+		if (k->state == KS_MARKING)
+			kafka_txn_doom(k);
+	}
+	return 0;
+}
+
+int kafka_commit_cancel(struct kafka *k, kafka_done_cb cb, void *arg)
+{
+	if (k->state != KS_PREPARING && k->state != KS_PREPARED)
+		return k->state == KS_FATAL ? -ENOTRECOVERABLE : -EINVAL;
+	k->prep_cb = NULL;
+	if (k->profile == KAFKA_LOW_LATENCY) {
+		k->state = KS_READY;
+		if (cb)
+			cb(k, -ECANCELED, "barrier given up", arg);
+		if (k->state == KS_READY && k->hold.count)
+			kafka_hold_release(k);
+		return 0;
+	}
+	k->op_cb = cb;
+	k->op_arg = arg;
+	k->commit_pending_cb = true;
+	kafka_txn_doom(k);
+	return 0;
+}
+
+const char *kafka_txn_tag(const struct kafka *k)
+{
+	return k->txn_tag;
 }
 
 const struct kafka_stats *kafka_stats(const struct kafka *k)
@@ -730,9 +858,22 @@ void kafka_close(struct kafka *k, void (*cb)(void *arg), void *arg)
 {
 	if (k->closing)
 		return;
+	enum kafka_state was = k->state;
+	kafka_done_cb pcb = k->prep_cb, ocb = was == KS_MARKING ? k->op_cb : NULL;
+
 	k->closing = true;
 	k->close_cb = cb;
 	k->close_arg = arg;
 	k->state = KS_CLOSING;
+	k->prep_cb = NULL;
+	if (ocb) {
+		k->op_cb = NULL;
+		k->commit_pending_cb = false;
+	}
+	/* Two-phase steps not yet done are answered now: nothing commits. */
+	if (pcb)
+		pcb(k, -ECANCELED, "closed before the commit", k->prep_arg);
+	if (ocb)
+		ocb(k, -ECANCELED, "closed before the commit", k->op_arg);
 	kafka_close_step(k);
 }

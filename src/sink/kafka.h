@@ -135,6 +135,11 @@ struct kafka_config {
 	int start_timeout_ms;       /* init_transactions bound; 0 = 30 s */
 	int commit_timeout_ms;      /* low-latency commit (flush) bound; 0 = 60 s */
 	int close_timeout_ms;       /* flush / abort bound at close; 0 = 10 s */
+	/* exactly-once: when set (at most 40 bytes), every record carries the
+	 * header `torghut-txn: <prefix>.<n>`, n counting this producer's
+	 * transactions from 1: which transaction wrote a record can then be
+	 * told by any reader, also on the mock cluster. */
+	const char *txn_tag_prefix;
 };
 
 struct kafka_topic_stats {
@@ -199,6 +204,40 @@ int kafka_produce(struct kafka *k, unsigned topic, const void *key, size_t key_l
  * -ECANCELED when the abort ends. Returns 0, -EBUSY (a commit is in
  * progress), -EAGAIN (not started), -ENOTRECOVERABLE or -ESHUTDOWN. */
 int kafka_commit(struct kafka *k, kafka_done_cb cb, void *arg);
+
+/* Two-phase checkpoint commit: the protocol of docs/architecture.md
+ * ("Checkpoints and the transaction").
+ *
+ * kafka_commit_begin marks the boundary: records offered after it are held
+ * for the next transaction (or, low-latency, until the barrier). prepared
+ * runs with 0 once every record offered before the call has its delivery
+ * report: the transaction now holds all of them and nothing else. It runs
+ * with -ECANCELED if the transaction was aborted meanwhile (a record
+ * failed): restore from the last checkpoint.
+ *
+ * After prepared(0), the owner calls exactly one of:
+ *   kafka_commit_finish: exactly-once: produce `marker` (if not NULL) into
+ *     the transaction, wait for its delivery report, then commit off-loop;
+ *     cb as for kafka_commit. Low-latency: the barrier is complete; cb(0)
+ *     runs before the call returns.
+ *   kafka_commit_cancel: exactly-once: abort the transaction (cb gets
+ *     -ECANCELED when the abort is done; restore); low-latency: give up the
+ *     barrier (cb(-ECANCELED) before the call returns). Also allowed before
+ *     prepared ran: then prepared is not called any more.
+ * Held records go out once the commit (or abort, where they are dropped) is
+ * done. Returns 0, -EBUSY (a commit is in progress), -EAGAIN (not started),
+ * -ENOTRECOVERABLE, -ESHUTDOWN; finish/cancel: -EINVAL when not prepared. */
+struct kafka_marker {
+	unsigned topic;
+	const void *key, *value;
+	size_t key_len, value_len;
+};
+int kafka_commit_begin(struct kafka *k, kafka_done_cb prepared, void *arg);
+int kafka_commit_finish(struct kafka *k, const struct kafka_marker *marker, kafka_done_cb cb, void *arg);
+int kafka_commit_cancel(struct kafka *k, kafka_done_cb cb, void *arg);
+/* The open transaction's tag ("<prefix>.<n>"), "" without a prefix or in
+ * low-latency. */
+const char *kafka_txn_tag(const struct kafka *k);
 
 /* Topic readiness: metadata off-loop; with topics.create=true, missing
  * topics are created (admin API, async) and checked again. cb status: 0 all

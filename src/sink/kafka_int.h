@@ -29,6 +29,10 @@ enum kafka_state {
 	KS_NEW = 0,   /* configured, not started */
 	KS_STARTING,  /* start work running */
 	KS_READY,     /* producing (exactly-once: a transaction is open) */
+	KS_PREPARING, /* two-phase commit: boundary set; earlier records still being
+		       * delivered; new records are held */
+	KS_PREPARED,  /* every earlier record delivered; waiting for the owner's finish */
+	KS_MARKING,   /* the marker record is on its way; then the commit */
 	KS_COMMITTING, /* commit/flush work running; new records are held */
 	KS_ABORTING,  /* exactly-once: abort work running; new records refused */
 	KS_FAILED,    /* start failed; only close is left */
@@ -116,6 +120,16 @@ struct kafka {
 	bool commit_deferred;   /* commit asked while held records were still being released */
 	bool commit_pending_cb; /* a commit arrived while aborting: answer it when done */
 	bool doomed;            /* exactly-once: the open transaction cannot commit */
+	kafka_done_cb prep_cb;  /* two-phase: the prepared callback still due */
+	void *prep_arg;
+	char marker_id;         /* its address is the marker record's opaque */
+	/* exactly-once: every record carries the header torghut-txn:
+	 * "<txn_prefix>.<txn_no>" naming its transaction (audits; tests on
+	 * the mock cluster, which shows aborted records to every reader). */
+	char txn_prefix[48];
+	uint64_t txn_no;
+	char txn_tag[72];
+	size_t txn_tag_len;
 	bool fatal_announced;
 
 	/* Topic readiness (kafka_topics.c). Worker writes tq_status, tq_missing, tq_err. */
@@ -157,6 +171,8 @@ enum { KOP_START = 1, KOP_COMMIT, KOP_ABORT, KOP_CLOSE_FLUSH, KOP_CLOSE_DESTROY 
 int kafka_txn_queue(struct kafka *k, int kind);
 void kafka_txn_doom(struct kafka *k);
 void kafka_txn_start_commit(struct kafka *k);
+void kafka_txn_next_tag(struct kafka *k);
+void kafka_prepare_check(struct kafka *k);
 
 /* kafka_topics.c */
 void kafka_topics_on_admin(struct kafka *k, rd_kafka_event_t *ev);

@@ -281,6 +281,8 @@ static void done_commit(struct kafka *k)
 		kafka_set_fatal(k, k->op_err);
 	else if (k->state == KS_COMMITTING)
 		k->state = KS_READY;
+	if (status == 0 || status == -ECANCELED)
+		kafka_txn_next_tag(k); /* a new transaction is open */
 	switch (status) {
 	case 0:
 		/* Not a reset of consecutive_failures: a flush barrier also
@@ -316,11 +318,17 @@ static void done_abort(struct kafka *k)
 	kafka_done_cb cb = k->commit_pending_cb ? k->op_cb : NULL;
 	void *arg = k->op_arg;
 
+	if (!cb && k->prep_cb) { /* aborted while preparing a two-phase commit */
+		cb = k->prep_cb;
+		arg = k->prep_arg;
+	}
+	k->prep_cb = NULL;
 	k->doomed = false;
 	k->commit_pending_cb = false;
 	k->op_cb = NULL;
 	if (status == 0) {
 		k->stats.aborts++;
+		kafka_txn_next_tag(k);
 		if (k->state == KS_ABORTING)
 			k->state = KS_READY;
 		if (cb)
@@ -386,6 +394,7 @@ void kafka_txn_start_commit(struct kafka *k)
 	int r;
 
 	k->state = KS_COMMITTING;
+	k->commit_pending_cb = false; /* the commit's own after-work answers op_cb */
 	if ((r = kafka_txn_queue(k, KOP_COMMIT))) {
 		kafka_done_cb cb = k->op_cb;
 
@@ -396,9 +405,22 @@ void kafka_txn_start_commit(struct kafka *k)
 	}
 }
 
+void kafka_txn_next_tag(struct kafka *k)
+{
+	if (!k->txn_prefix[0])
+		return;
+	k->txn_no++;
+	int n = snprintf(k->txn_tag, sizeof(k->txn_tag), "%s.%llu", k->txn_prefix,
+			 (unsigned long long)k->txn_no);
+	k->txn_tag_len = n > 0 && (size_t)n < sizeof(k->txn_tag) ? (size_t)n : 0;
+}
+
 void kafka_txn_doom(struct kafka *k)
 {
-	if (k->profile != KAFKA_EXACTLY_ONCE || k->doomed || k->state != KS_READY || k->op_busy)
+	if (k->profile != KAFKA_EXACTLY_ONCE || k->doomed || k->op_busy)
+		return;
+	if (k->state != KS_READY && k->state != KS_PREPARING && k->state != KS_PREPARED &&
+	    k->state != KS_MARKING)
 		return;
 	k->doomed = true;
 	/* Held records were meant for the doomed transaction too. */

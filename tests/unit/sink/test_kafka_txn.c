@@ -423,6 +423,129 @@ static void test_profile_switch(void **state)
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* Two-phase: the boundary holds later records, prepared comes once the
+ * earlier ones are delivered, the marker goes last into the transaction,
+ * and every record names its transaction in the torghut-txn header. */
+static void test_two_phase(void **state)
+{
+	uv_loop_t loop;
+	struct tk_obs o = {0}, p = {0};
+	struct kafka_callbacks cb = tk_callbacks(&o);
+	struct kafka *k;
+	char err[512];
+	const struct kafka_kv kv[] = {{"bootstrap.servers", "embedded"},
+				      {"transactional.id", "torghut-test-2pc"}};
+	struct kafka_config c = eos_config(kv, 2);
+	static struct tk_rec recs[256];
+	int counts[64] = {0};
+	const struct kafka_marker mk = {.topic = 1, .key = "chk", .key_len = 3, .value = "r40", .value_len = 3};
+
+	c.txn_tag_prefix = "run7";
+	p.loop_thread = o.loop_thread;
+	uv_loop_init(&loop);
+	assert_int_equal(kafka_new(&loop, &c, &cb, &k, err, sizeof(err)), 0);
+	assert_int_equal(kafka_commit_begin(k, tk_on_done, &p), -EAGAIN);
+	assert_int_equal(tk_start(&loop, k, &o), 0);
+	assert_string_equal(kafka_txn_tag(k), "run7.1");
+
+	produce_range(k, 0, 10);
+	assert_int_equal(kafka_commit_begin(k, tk_on_done, &p), 0);
+	assert_int_equal(kafka_commit_begin(k, tk_on_done, &p), -EBUSY);
+	assert_int_equal(kafka_commit(k, tk_on_done, &o), -EBUSY);
+	assert_int_equal(kafka_commit_finish(k, &mk, tk_on_done, &o), -EINVAL); /* not prepared yet */
+	produce_range(k, 10, 15); /* after the boundary: held */
+	assert_int_equal(kafka_stats(k)->held_msgs, 5);
+	assert_true(tk_run_until(&loop, &p.done, 30000));
+	assert_int_equal(p.status, 0);
+	assert_int_equal(o.dr_ok, 10); /* all before the boundary, none after */
+	assert_int_equal(kafka_stats(k)->held_msgs, 5);
+
+	o.done = false;
+	assert_int_equal(kafka_commit_finish(k, &mk, tk_on_done, &o), 0);
+	assert_true(tk_run_until(&loop, &o.done, 30000));
+	assert_int_equal(o.status, 0);
+	assert_string_equal(kafka_txn_tag(k), "run7.2");
+	assert_int_equal(tk_commit(&loop, k, &o), 0); /* r10..r14 in transaction 2 */
+
+	/* Cancel after prepared: the transaction is aborted, the held records
+	 * are dropped, and the next transaction has the next tag. */
+	produce_range(k, 20, 23);
+	p.done = false;
+	assert_int_equal(kafka_commit_begin(k, tk_on_done, &p), 0);
+	produce_range(k, 23, 25);
+	assert_true(tk_run_until(&loop, &p.done, 30000));
+	o.done = false;
+	assert_int_equal(kafka_commit_cancel(k, tk_on_done, &o), 0);
+	assert_true(tk_run_until(&loop, &o.done, 30000));
+	assert_int_equal(o.status, -ECANCELED);
+	assert_int_equal(o.dr_canceled, 2);
+	assert_string_equal(kafka_txn_tag(k), "run7.4");
+	assert_int_equal(o.events[KAFKA_EV_ABORTED], 0); /* answered through the callback */
+
+	produce_range(k, 30, 32);
+	assert_int_equal(tk_commit(&loop, k, &o), 0);
+
+	size_t n = tk_consume(kafka_bootstrap(k), topics, 2, true, recs, 256, 23, 3000);
+	assert_true(n >= 18);
+	count_values(recs, n, counts, 64);
+	for (size_t i = 0; i < n; i++) {
+		int v;
+
+		sscanf(recs[i].value, "r%d", &v);
+		const char *want = v < 10 || v == 40 ? "run7.1" : v < 15 ? "run7.2" : v < 30 ? "run7.3" : "run7.4";
+		assert_string_equal(recs[i].txn, want);
+	}
+	assert_int_equal(counts[40], 1); /* the marker */
+	for (int i = 0; i < 15; i++)
+		assert_int_equal(counts[i], 1);
+	for (int i = 23; i < 25; i++)
+		assert_int_equal(counts[i], 0); /* held, then dropped by the cancel */
+	tk_close(&loop, k, &o);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+/* Low-latency: the same calls are a delivery barrier without transactions;
+ * close answers a pending prepared callback. */
+static void test_two_phase_low_latency(void **state)
+{
+	uv_loop_t loop;
+	struct tk_obs o = {0}, p = {0};
+	struct kafka_callbacks cb = tk_callbacks(&o);
+	struct kafka *k;
+	char err[512];
+	const struct kafka_kv kv[] = {{"bootstrap.servers", "embedded"}};
+	struct kafka_config c = eos_config(kv, 1);
+
+	c.profile = KAFKA_LOW_LATENCY;
+	c.txn_tag_prefix = "ignored";
+	p.loop_thread = o.loop_thread;
+	uv_loop_init(&loop);
+	assert_int_equal(kafka_new(&loop, &c, &cb, &k, err, sizeof(err)), 0);
+	assert_int_equal(tk_start(&loop, k, &o), 0);
+	assert_string_equal(kafka_txn_tag(k), "");
+	produce_range(k, 0, 20);
+	assert_int_equal(kafka_commit_begin(k, tk_on_done, &p), 0);
+	produce_range(k, 20, 25);
+	assert_true(tk_run_until(&loop, &p.done, 30000));
+	assert_int_equal(p.status, 0);
+	assert_int_equal(o.dr_ok, 20);
+	o.done = false;
+	assert_int_equal(kafka_commit_finish(k, NULL, tk_on_done, &o), 0);
+	assert_true(o.done); /* synchronous */
+	assert_int_equal(o.status, 0);
+	assert_int_equal(kafka_stats(k)->held_msgs, 0);
+
+	/* A barrier that never completes before close: answered -ECANCELED. */
+	p.done = false;
+	rd_kafka_mock_broker_set_down(kafka_mock_cluster(kafka_embedded_mock(k)), 1);
+	produce_range(k, 30, 32);
+	assert_int_equal(kafka_commit_begin(k, tk_on_done, &p), 0);
+	tk_close(&loop, k, &o);
+	assert_true(p.done);
+	assert_int_equal(p.status, -ECANCELED);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -433,6 +556,8 @@ int main(void)
 		cmocka_unit_test(test_hold_bound),
 		cmocka_unit_test(test_deferred_commit_boundary),
 		cmocka_unit_test(test_profile_switch),
+		cmocka_unit_test(test_two_phase),
+		cmocka_unit_test(test_two_phase_low_latency),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -177,6 +177,7 @@ struct tk_rec {
 	int64_t offset;
 	char key[64];
 	char value[128];
+	char txn[72]; /* the torghut-txn header, "" if none */
 };
 
 static inline void tk_store(struct tk_rec *r, const rd_kafka_message_t *m)
@@ -187,6 +188,14 @@ static inline void tk_store(struct tk_rec *r, const rd_kafka_message_t *m)
 	snprintf(r->key, sizeof(r->key), "%.*s", (int)m->key_len, m->key ? (const char *)m->key : "");
 	snprintf(r->value, sizeof(r->value), "%.*s", (int)m->len,
 		 m->payload ? (const char *)m->payload : "");
+	rd_kafka_headers_t *h = NULL;
+	const void *hv;
+	size_t hl;
+
+	r->txn[0] = 0;
+	if (rd_kafka_message_headers(m, &h) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+	    rd_kafka_header_get_last(h, "torghut-txn", &hv, &hl) == RD_KAFKA_RESP_ERR_NO_ERROR && hv)
+		snprintf(r->txn, sizeof(r->txn), "%.*s", (int)hl, (const char *)hv);
 }
 
 /* Reads every partition of the topics from the beginning until `want`
