@@ -220,6 +220,7 @@ const char *envelope_conn_state_name(enum envelope_conn_state s)
 		[ENVELOPE_CONN_DISCONNECTED] = "disconnected",
 		[ENVELOPE_CONN_ERROR] = "error",
 		[ENVELOPE_CONN_GAP] = "gap",
+		[ENVELOPE_CONN_CHECKPOINT] = "checkpoint",
 	};
 
 	if ((unsigned)s >= ENVELOPE_CONN_COUNT)

@@ -54,6 +54,7 @@ enum envelope_conn_state {
 	ENVELOPE_CONN_DISCONNECTED,
 	ENVELOPE_CONN_ERROR,
 	ENVELOPE_CONN_GAP,
+	ENVELOPE_CONN_CHECKPOINT, /* our addition: the marker of a committed checkpoint */
 	ENVELOPE_CONN_COUNT
 };
 
