@@ -6,6 +6,7 @@
 #include "core/clock.h"
 #include "core/hist.h"
 #include "sink/avro.h"
+#include "state/snapshot.h"
 #include "ta/engine.h"
 
 #include <errno.h>
@@ -227,6 +228,7 @@ int analytics_new(uv_loop_t *loop, const struct conf *c, struct log *log, struct
 void analytics_start(struct analytics *a)
 {
 	uv_timer_start(&a->heartbeat, on_heartbeat, 0, (uint64_t)a->heartbeat_ms);
+	arm(a); /* bars restored from a checkpoint close on time */
 }
 
 void analytics_on_event(struct analytics *a, const struct event *ev)
@@ -323,4 +325,32 @@ json_t *analytics_status_json(const struct analytics *a)
 		"heartbeats", (json_int_t)s.heartbeats, "symbols", (json_int_t)s.symbols,
 		"mem_bytes", (json_int_t)s.mem_bytes, "encode_errors", (json_int_t)a->encode_errors,
 		"kafka_refused", (json_int_t)a->produce_refused);
+}
+
+int analytics_state_save(const struct analytics *a, struct snapshot_writer *w)
+{
+	int64_t now = mono();
+	ssize_t len = ta_engine_save(a->eng, now, NULL, 0);
+	uint8_t *p;
+
+	if (len < 0)
+		return (int)len;
+	if (!(p = snapshot_writer_reserve(w, SNAPSHOT_SEC_TA_ENGINE, (size_t)len)))
+		return -ENOMEM;
+	return ta_engine_save(a->eng, now, p, (size_t)len) == len ? 0 : -EIO;
+}
+
+int analytics_state_load(struct analytics *a, const struct snapshot *snap)
+{
+	const uint8_t *p;
+	size_t n;
+	int rc;
+
+	if (snapshot_section(snap, SNAPSHOT_SEC_TA_ENGINE, &p, &n) < 0)
+		return 0; /* written by role=ingest: nothing of ours */
+	if ((rc = ta_engine_load(a->eng, mono(), p, n)) < 0)
+		return rc;
+	if (uv_is_active((uv_handle_t *)&a->heartbeat))
+		arm(a); /* running (an in-process restore): the restored bars' deadlines */
+	return 0;
 }

@@ -32,3 +32,10 @@ uint64_t analytics_late_trades(const struct analytics *a);
 /* Per symbol: the last 1 s bar and its indicators (at most `limit` rows). */
 json_t *analytics_market_json(const struct analytics *a, size_t limit);
 json_t *analytics_status_json(const struct analytics *a);
+/* Checkpoints: the engine (per-symbol TA, watermark, open micro-bars,
+ * durable TA seq) as SNAPSHOT_SEC_TA_ENGINE. load: 0, -EINVAL, -ENOMEM
+ * (unchanged on failure); a snapshot without the section loads nothing. */
+struct snapshot_writer;
+struct snapshot;
+int analytics_state_save(const struct analytics *a, struct snapshot_writer *w);
+int analytics_state_load(struct analytics *a, const struct snapshot *snap);

@@ -13,6 +13,7 @@
 #include "source/dedup.h"
 #include "source/frame.h"
 #include "source/recorder.h"
+#include "state/snapshot.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -58,6 +59,15 @@ struct ingest {
 	uint64_t drop_pending, drops_total, duplicates, produce_errors;
 	int64_t drop_first_t, drop_last_t;
 	uint64_t frames, frame_errors, events;
+
+	/* Per channel: the newest event time accepted (checkpointed: where a
+	 * gap after a restore starts, and what a backfill would need). */
+	int64_t last_t[EVENT_CTL_SUCCESS];
+	/* After a restore: the gap to report at the first live event. */
+	bool recover_pending;
+	uint64_t recover_id;
+	int64_t recover_start_ns;
+	char recover_why[96];
 
 	struct pending_sub {
 		uint32_t req;
@@ -201,6 +211,24 @@ static void on_gap_timer(uv_timer_t *t)
 	produce_status(in, &cs);
 }
 
+/* The live stream cannot be rewound: what arrived between the restored
+ * state and the first live event is a gap (a REST backfill would fill it
+ * from the checkpoint's per-channel times). */
+static void report_recovery_gap(struct ingest *in, int64_t first_live_ns)
+{
+	in->recover_pending = false;
+	if (!in->recover_start_ns)
+		return; /* the restored state had seen no data: nothing to report */
+	struct envelope_conn_status cs = {
+		.ingest_ns = clock_real_ns(), .event_ns = clock_real_ns(), .feed = in->feed,
+		.seq = seq_map_next(in->seq, STATUS_SEQ_CHANNEL, in->feed), .status = ENVELOPE_CONN_GAP,
+		.error_class = "recovery", .detail = in->recover_why,
+		.has_gap_start = true, .gap_start_ns = in->recover_start_ns, .has_gap_end = true,
+		.gap_end_ns = first_live_ns};
+	log_warn(in->log, LOG_SUB_ALPACA, "gap after recovery: %s", in->recover_why);
+	produce_status(in, &cs);
+}
+
 /* ------------------------------------------------------------ session callbacks */
 
 static int cb_send_text(void *arg, const char *json, size_t n)
@@ -306,6 +334,10 @@ static void on_parsed(void *arg, const struct event *ev)
 		return;
 	}
 	produce_event(in, ev);
+	if (ev->t_ns > in->last_t[ev->kind])
+		in->last_t[ev->kind] = ev->t_ns;
+	if (in->recover_pending)
+		report_recovery_gap(in, ev->t_ns);
 	if (in->lat)
 		hist_record(in->lat, now_mono() - ev->recv_mono_ns);
 	if (in->hooks.on_event)
@@ -628,4 +660,84 @@ json_t *ingest_status_json(const struct ingest *in)
 		"rejected_messages", (json_int_t)(fs->rejected + fs->unknown_type),
 		"duplicates", (json_int_t)in->duplicates, "kafka_refused", (json_int_t)in->drops_total,
 		"gaps", (json_int_t)s->gaps, "gap_open", s->gap_open, "subscriptions", subs);
+}
+
+/* ------------------------------------------------------------ checkpoints */
+
+ssize_t ingest_marker(struct ingest *in, uint64_t id, const char *detail, char *buf, size_t cap)
+{
+	struct envelope_conn_status cs = {
+		.ingest_ns = clock_real_ns(), .event_ns = clock_real_ns(), .feed = in->feed,
+		.seq = seq_map_next(in->seq, STATUS_SEQ_CHANNEL, in->feed), .status = ENVELOPE_CONN_CHECKPOINT,
+		.detail = detail, .has_attempt = true, .attempt = (int64_t)id};
+	return envelope_write_conn_status(&cs, buf, cap);
+}
+
+const char *ingest_feed(const struct ingest *in)
+{
+	return in->feed;
+}
+
+int ingest_state_save(const struct ingest *in, struct snapshot_writer *w)
+{
+	struct snapshot_kv kv[EVENT_CTL_SUCCESS];
+	size_t n = 0;
+	ssize_t len;
+	uint8_t *p;
+
+	len = dedup_save(in->dedup, NULL, 0);
+	if (len < 0 || !(p = snapshot_writer_reserve(w, SNAPSHOT_SEC_DEDUP, (size_t)len)) ||
+	    dedup_save(in->dedup, p, (size_t)len) != len)
+		return len < 0 ? (int)len : -ENOMEM;
+	int sl = seq_map_save(in->seq, NULL, 0);
+	if (sl < 0 || !(p = snapshot_writer_reserve(w, SNAPSHOT_SEC_SEQ, (size_t)sl)) ||
+	    seq_map_save(in->seq, p, (size_t)sl) != sl)
+		return sl < 0 ? sl : -ENOMEM;
+	for (int k = 1; k < EVENT_CTL_SUCCESS; k++)
+		if (in->last_t[k] && event_channel((enum event_kind)k))
+			kv[n++] = (struct snapshot_kv){event_channel((enum event_kind)k), in->last_t[k]};
+	int64_t kl = snapshot_kv_encode(kv, n, NULL, 0);
+	if (kl < 0 || !(p = snapshot_writer_reserve(w, SNAPSHOT_SEC_CHANNEL_TIMES, (size_t)kl)) ||
+	    snapshot_kv_encode(kv, n, p, (size_t)kl) != kl)
+		return kl < 0 ? (int)kl : -ENOMEM;
+	return 0;
+}
+
+static int load_channel_time(const char *key, size_t key_len, int64_t value, void *arg)
+{
+	struct ingest *in = arg;
+	for (int k = 1; k < EVENT_CTL_SUCCESS; k++) {
+		const char *name = event_channel((enum event_kind)k);
+		if (name && strlen(name) == key_len && memcmp(name, key, key_len) == 0) {
+			in->last_t[k] = value;
+			return 0;
+		}
+	}
+	return 0; /* a channel this build does not know: ignored */
+}
+
+int ingest_state_load(struct ingest *in, const struct snapshot *snap, uint64_t id, const char *why)
+{
+	const uint8_t *p;
+	size_t n;
+	int rc;
+
+	if (snapshot_section(snap, SNAPSHOT_SEC_DEDUP, &p, &n) == 0 && (rc = dedup_load(in->dedup, p, n)) < 0)
+		return rc;
+	if (snapshot_section(snap, SNAPSHOT_SEC_SEQ, &p, &n) == 0 && (rc = seq_map_load(in->seq, p, n)) < 0)
+		return rc;
+	memset(in->last_t, 0, sizeof(in->last_t));
+	if (snapshot_section(snap, SNAPSHOT_SEC_CHANNEL_TIMES, &p, &n) == 0 &&
+	    (rc = snapshot_kv_decode(p, n, load_channel_time, in)) < 0)
+		return rc;
+	int64_t start = 0;
+	for (int k = 1; k < EVENT_CTL_SUCCESS; k++)
+		if (in->last_t[k] && (!start || in->last_t[k] < start))
+			start = in->last_t[k];
+	in->recover_pending = true;
+	in->recover_id = id;
+	in->recover_start_ns = start;
+	snprintf(in->recover_why, sizeof(in->recover_why), "%s from checkpoint %llu", why,
+		 (unsigned long long)id);
+	return 0;
 }

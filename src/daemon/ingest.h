@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <jansson.h>
 #include <uv.h>
@@ -59,6 +60,20 @@ const struct frame_stats *ingest_frame_stats(const struct ingest *in);
 uint64_t ingest_duplicates(const struct ingest *in);
 /* Latency of frame read (socket) -> produce() returned, per event. */
 void ingest_set_hist(struct ingest *in, struct hist *frame_to_produce);
+
+/* Checkpoints (daemon/checkpoints.c). The marker is our connection status
+ * event `checkpoint` (attempt = the checkpoint id, detail as given) on the
+ * status topic, keyed by the feed: its bytes into buf, or -ENOSPC. */
+struct snapshot_writer;
+struct snapshot;
+ssize_t ingest_marker(struct ingest *in, uint64_t id, const char *detail, char *buf, size_t cap);
+const char *ingest_feed(const struct ingest *in);
+/* Dedup windows, seq counters, per-channel last event times. */
+int ingest_state_save(const struct ingest *in, struct snapshot_writer *w);
+/* Replaces them from a snapshot (0 or -EINVAL) and arms the recovery gap:
+ * the first live event reports a gap from the restored channel times to
+ * itself, with detail "<why> from checkpoint <id>". */
+int ingest_state_load(struct ingest *in, const struct snapshot *snap, uint64_t id, const char *why);
 
 /* Status for `torghutctl status` (a new JSON object). */
 json_t *ingest_status_json(const struct ingest *in);

@@ -3,6 +3,7 @@
 
 #include "daemon/outputs.h"
 #include "sink/kafka.h"
+#include "sink/kafka_markers.h"
 #include "core/hist.h"
 
 #include <errno.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define TOPIC_RETRY_MIN_MS 500
 #define TOPIC_RETRY_MAX_MS 10000
@@ -22,6 +24,7 @@ struct outputs {
 	struct kafka *k;
 	enum conf_role role;
 	char *txn_id;
+	char run[24];       /* this process's transaction tag prefix */
 	struct kafka_kv *kv;
 	size_t n_kv;
 	const char *names[OUT_TOPIC_COUNT];
@@ -42,6 +45,9 @@ struct outputs {
 
 	void (*commit_cb)(void *, int);
 	void *commit_arg;
+	void (*prep_cb)(void *, int);
+	void *prep_arg;
+	const char *sasl_password; /* points into the conf; never logged */
 	void (*closed_cb)(void *);
 	void *closed_arg;
 };
@@ -242,7 +248,7 @@ int outputs_new(uv_loop_t *loop, const struct conf *c, struct log *log, const st
 	kv_add(o, "topics.create", c->kafka_topics_create ? "true" : "false");
 	for (size_t i = 0; i < c->kafka_count; i++) {
 		if (strcmp(c->kafka[i].key, "sasl.password") == 0) {
-			sasl_password = c->kafka[i].value; /* handed over apart, never as a kv */
+			sasl_password = o->sasl_password = c->kafka[i].value; /* handed over apart, never as a kv */
 			continue;
 		}
 		if (strcmp(c->kafka[i].key, "transactional.id") == 0)
@@ -270,7 +276,12 @@ int outputs_new(uv_loop_t *loop, const struct conf *c, struct log *log, const st
 		.hold_max_bytes = (size_t)c->sink_buffer_max,
 		/* the producer gives up when the daemon does, so exit 3 is prompt */
 		.start_timeout_ms = (int)(c->startup_timeout / 1000000),
+		.txn_tag_prefix = o->run,
 	};
+	/* Unique per process: tells this run's transactions from the ones of a
+	 * crashed predecessor with the same transactional.id. */
+	snprintf(o->run, sizeof(o->run), "%llx-%x", (unsigned long long)(uv_hrtime() / 1000000) & 0xffffffffffULL,
+		 (unsigned)getpid() & 0xffffff);
 	struct kafka_callbacks cb = {.log = on_log, .dr = on_dr, .event = on_event, .arg = o};
 	rc = kafka_new(loop, &kc, &cb, &o->k, err, errlen);
 	if (rc < 0) {
@@ -351,6 +362,86 @@ int outputs_commit(struct outputs *o, void (*cb)(void *arg, int status), void *a
 	if (rc < 0)
 		o->commit_cb = NULL;
 	return rc;
+}
+
+/* ---- the two-phase checkpoint commit (kafka.h) ---- */
+
+static void on_prepared(struct kafka *k, int status, const char *errstr, void *arg)
+{
+	struct outputs *o = arg;
+	void (*cb)(void *, int) = o->prep_cb;
+	o->prep_cb = NULL;
+	if (cb)
+		cb(o->prep_arg, status);
+}
+
+int outputs_commit_begin(struct outputs *o, void (*prepared)(void *arg, int status), void *arg)
+{
+	if (o->commit_cb || o->prep_cb)
+		return -EBUSY;
+	o->prep_cb = prepared;
+	o->prep_arg = arg;
+	int rc = kafka_commit_begin(o->k, on_prepared, o);
+	if (rc < 0)
+		o->prep_cb = NULL;
+	return rc;
+}
+
+int outputs_commit_finish(struct outputs *o, const char *key, size_t key_len, const void *marker, size_t len,
+			  void (*cb)(void *arg, int status), void *arg)
+{
+	struct kafka_marker mk = {.topic = o->kidx[OUT_STATUS] >= 0 ? (unsigned)o->kidx[OUT_STATUS] : 0,
+				  .key = key, .key_len = key_len, .value = marker, .value_len = len};
+	if (o->commit_cb)
+		return -EBUSY;
+	o->commit_cb = cb;
+	o->commit_arg = arg;
+	int rc = kafka_commit_finish(o->k, marker && o->kidx[OUT_STATUS] >= 0 ? &mk : NULL, on_committed, o);
+	if (rc < 0)
+		o->commit_cb = NULL;
+	return rc;
+}
+
+int outputs_commit_cancel(struct outputs *o, void (*cb)(void *arg, int status), void *arg)
+{
+	if (o->commit_cb)
+		return -EBUSY;
+	o->prep_cb = NULL;
+	o->commit_cb = cb;
+	o->commit_arg = arg;
+	int rc = kafka_commit_cancel(o->k, on_committed, o);
+	if (rc < 0)
+		o->commit_cb = NULL;
+	return rc;
+}
+
+const char *outputs_txn_tag(const struct outputs *o)
+{
+	return o->k ? kafka_txn_tag(o->k) : "";
+}
+
+const char *outputs_txn_id(const struct outputs *o)
+{
+	for (size_t i = o->n_kv; i-- > 0;)
+		if (strcmp(o->kv[i].key, "transactional.id") == 0)
+			return o->kv[i].value;
+	return NULL;
+}
+
+bool outputs_exactly_once(const struct outputs *o)
+{
+	return o->k && kafka_profile(o->k) == KAFKA_EXACTLY_ONCE;
+}
+
+void outputs_markers_req(const struct outputs *o, struct kafka_markers_req *q)
+{
+	memset(q, 0, sizeof(*q));
+	q->bootstrap = outputs_bootstrap(o);
+	q->kv = o->kv;
+	q->n_kv = o->n_kv;
+	q->sasl_password = o->sasl_password;
+	q->topic = o->names[OUT_STATUS];
+	q->txn_id = outputs_txn_id(o);
 }
 
 void outputs_set_ack_hists(struct outputs *o, struct hist *const hists[OUT_TOPIC_COUNT])

@@ -65,6 +65,25 @@ bool outputs_topic_enabled(const struct outputs *o, enum outputs_topic t);
 /* A checkpoint boundary: commit (exactly-once) or a delivery barrier
  * (low-latency). cb gets 0 or the error. */
 int outputs_commit(struct outputs *o, void (*cb)(void *arg, int status), void *arg);
+/* The checkpoint protocol's two-phase commit (sink/kafka.h): begin marks the
+ * boundary (later records are held), prepared(0) once everything before it
+ * is delivered (-ECANCELED: aborted meanwhile); then finish (exactly-once:
+ * the marker, produced last to the status topic with key, then the commit;
+ * low-latency: the barrier is done, cb runs before it returns) or cancel
+ * (abort; cb -ECANCELED). cb gets 0, -ECANCELED (aborted: restore),
+ * -ENOTRECOVERABLE (fatal). Returns 0 or a negative code. */
+int outputs_commit_begin(struct outputs *o, void (*prepared)(void *arg, int status), void *arg);
+int outputs_commit_finish(struct outputs *o, const char *key, size_t key_len, const void *marker, size_t len,
+			  void (*cb)(void *arg, int status), void *arg);
+int outputs_commit_cancel(struct outputs *o, void (*cb)(void *arg, int status), void *arg);
+/* The open transaction's tag, "" in low-latency. */
+const char *outputs_txn_tag(const struct outputs *o);
+/* The transactional.id in use, or NULL (low-latency). */
+const char *outputs_txn_id(const struct outputs *o);
+bool outputs_exactly_once(const struct outputs *o);
+/* What kafka_markers_scan needs, except the key (the feed); pointers into o. */
+struct kafka_markers_req;
+void outputs_markers_req(const struct outputs *o, struct kafka_markers_req *q);
 struct hist;
 /* produce() -> delivery report latency, per topic (NULL entries allowed). */
 void outputs_set_ack_hists(struct outputs *o, struct hist *const hists[OUT_TOPIC_COUNT]);

@@ -1,0 +1,913 @@
+/* checkpoints.c - the checkpoint coordinator (see checkpoints.h). */
+#include "config.h"
+
+#include "daemon/checkpoints.h"
+
+#include "sink/kafka_markers.h"
+#include "state/snapshot.h"
+#include "state/store.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <stdarg.h>
+#include <time.h>
+
+#define MARKER_MAX 2048
+#define WAITERS_MAX 16
+#define RESTORE_RETRY_MS 1000
+#define FINGERPRINT_VERSION 1
+
+struct cp_waiter {
+	checkpoints_done_cb cb;
+	void *arg;
+};
+
+/* The checkpoint being taken. */
+struct cp_run {
+	uint64_t id;
+	uint8_t *buf;
+	size_t len;
+	char marker[MARKER_MAX];
+	ssize_t marker_len; /* < 0: no marker */
+	const char *key;
+	bool exactly_once;
+	bool writing, written; /* store write queued / done */
+	int write_status;
+	bool prepared;
+	int prep_status;
+	bool finishing, cancelling, committed;
+	int end_status;
+	char end_why[256];
+	char *savepoint;
+	int64_t start_mono;
+	struct cp_waiter waiters[WAITERS_MAX];
+	size_t nwaiters;
+};
+
+struct checkpoints {
+	uv_loop_t *loop;
+	struct log *log;
+	const struct conf *conf;
+	struct outputs *out;
+	struct checkpoints_hooks h;
+	struct store *store;
+	char fingerprint[256];
+	char savepoints[1024]; /* where `savepoint` without DIR writes */
+	uv_timer_t timer, timeout, retry;
+	int handles;
+
+	uint64_t next_id;
+	bool running;
+	struct cp_run run;
+	bool final_pending;
+	void (*final_cb)(void *);
+	void *final_arg;
+
+	/* the last committed state, for an in-process rewind */
+	uint8_t *good;
+	size_t good_len;
+	uint64_t good_id;
+
+	/* start-up restore */
+	void (*restore_done)(void *, int, const char *);
+	void *restore_arg;
+	int64_t restore_start, restore_deadline;
+	uint64_t newest_id;  /* the newest complete checkpoint in the store */
+	uint8_t *cand;       /* a copy of it while Kafka is asked */
+	size_t cand_len;
+	uint64_t cand_id;
+	uv_work_t scan_work;
+	bool scanning;
+	struct kafka_markers_req scan_req;
+	uint64_t scan_id;
+	int scan_rc;
+	char scan_err[256];
+
+	bool active;   /* restored (or fresh): checkpoints may be taken */
+	bool closing;
+	void (*closed_cb)(void *);
+	void *closed_arg;
+
+	struct checkpoints_stats st;
+	char last_error[256];
+};
+
+static int64_t mono(void)
+{
+	return (int64_t)uv_hrtime();
+}
+
+static int64_t real_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void set_error(struct checkpoints *cp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_error(struct checkpoints *cp, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(cp->last_error, sizeof(cp->last_error), fmt, ap);
+	va_end(ap);
+}
+
+/* ---------------------------------------------------------------- snapshots */
+
+static const char *profile_name(const struct checkpoints *cp)
+{
+	return outputs_exactly_once(cp->out) ? "exactly-once" : "low-latency";
+}
+
+/* The state as it is now; *pause_ns = the loop time it took. */
+static int encode(struct checkpoints *cp, uint64_t id, uint8_t **buf, size_t *len, int64_t *pause_ns)
+{
+	struct snapshot_writer w;
+	int64_t t0 = mono();
+	int rc = snapshot_writer_init(&w, id, real_ns(), profile_name(cp), cp->fingerprint);
+	if (rc == 0 && (rc = cp->h.save(cp->h.arg, &w)) < 0)
+		snapshot_writer_fini(&w);
+	else if (rc == 0)
+		rc = snapshot_writer_finish(&w, buf, len);
+	if (pause_ns)
+		*pause_ns = mono() - t0;
+	return rc;
+}
+
+static int load(struct checkpoints *cp, const uint8_t *buf, size_t len, uint64_t id, const char *why, char *err,
+		size_t errlen)
+{
+	struct snapshot snap;
+	int rc = snapshot_read(buf, len, &snap, err, errlen);
+	if (rc < 0)
+		return rc;
+	if ((rc = cp->h.load(cp->h.arg, &snap, id, why)) < 0)
+		snprintf(err, errlen, "checkpoint %" PRIu64 " does not load: %s", id, strerror(-rc));
+	return rc;
+}
+
+static void keep_good(struct checkpoints *cp, uint8_t *buf, size_t len, uint64_t id)
+{
+	free(cp->good);
+	cp->good = buf;
+	cp->good_len = len;
+	cp->good_id = id;
+}
+
+/* An aborted transaction: back to the last committed state. */
+static void rewind_state(struct checkpoints *cp, const char *why)
+{
+	char err[256];
+	if (!cp->good) {
+		log_error(cp->log, LOG_SUB_STATE, "%s: no committed state to return to", why);
+		return;
+	}
+	if (load(cp, cp->good, cp->good_len, cp->good_id, "transaction aborted", err, sizeof(err)) < 0) {
+		log_error(cp->log, LOG_SUB_STATE, "%s: cannot rewind to checkpoint %" PRIu64 ": %s", why, cp->good_id, err);
+		if (cp->h.fatal)
+			cp->h.fatal(cp->h.arg, "the state cannot be rewound after an aborted transaction");
+		return;
+	}
+	cp->st.aborts_restored++;
+	log_warn(cp->log, LOG_SUB_STATE, "%s: state rewound to checkpoint %" PRIu64 "; the interval since is a gap",
+		 why, cp->good_id);
+}
+
+/* ---------------------------------------------------------------- taking one */
+
+static void step(struct checkpoints *cp);
+static void take_final(struct checkpoints *cp);
+
+static void run_end(struct checkpoints *cp, int status, const char *why)
+{
+	struct cp_run *r = &cp->run;
+	struct cp_waiter w[WAITERS_MAX];
+	size_t nw = r->nwaiters;
+	uint64_t id = r->id;
+	char detail[1024];
+	bool rewind = status < 0 && r->exactly_once && status != -ENOTRECOVERABLE && status != -ESHUTDOWN;
+
+	uv_timer_stop(&cp->timeout);
+	memcpy(w, r->waiters, sizeof(w));
+	if (status == 0) {
+		cp->st.completed++;
+		cp->st.last_id = id;
+		cp->st.last_done_real_ns = real_ns();
+		cp->st.last_duration_ns = mono() - r->start_mono;
+		cp->st.last_bytes = r->len;
+		cp->st.store_ok = true;
+		keep_good(cp, r->buf, r->len, id);
+		r->buf = NULL;
+		if (r->savepoint)
+			snprintf(detail, sizeof(detail), "savepoint %" PRIu64 " in %s", id, r->savepoint);
+		else
+			snprintf(detail, sizeof(detail), "checkpoint %" PRIu64 " in %s", id, store_describe(cp->store));
+		log_debug(cp->log, LOG_SUB_STATE, "%s (%zu bytes, %.1f ms)", detail, cp->st.last_bytes,
+			  cp->st.last_duration_ns / 1e6);
+	} else {
+		cp->st.failed++;
+		set_error(cp, "checkpoint %" PRIu64 ": %s", id, why);
+		snprintf(detail, sizeof(detail), "%s", cp->last_error);
+		log_error(cp->log, LOG_SUB_STATE, "%s", cp->last_error);
+		free(r->buf);
+		r->buf = NULL;
+	}
+	free(r->savepoint);
+	memset(r, 0, sizeof(*r));
+	cp->running = false;
+	if (rewind)
+		rewind_state(cp, "transaction aborted");
+	if (status == -ENOTRECOVERABLE && cp->h.fatal)
+		cp->h.fatal(cp->h.arg, why);
+	for (size_t i = 0; i < nw; i++)
+		w[i].cb(w[i].arg, status, status == 0 ? id : 0, detail);
+	if (cp->final_pending)
+		take_final(cp);
+}
+
+static void end_when_idle(struct checkpoints *cp, int status, const char *why)
+{
+	struct cp_run *r = &cp->run;
+	if (r->end_status == 0) {
+		r->end_status = status;
+		snprintf(r->end_why, sizeof(r->end_why), "%s", why);
+	}
+	/* The store may still be reading the buffer. */
+	if (r->writing && !r->written)
+		return;
+	run_end(cp, r->end_status, r->end_why);
+}
+
+static void on_savepoint_written(int status, void *arg)
+{
+	struct checkpoints *cp = arg;
+	struct cp_run *r = &cp->run;
+	char why[256];
+	r->written = true;
+	if (status < 0) {
+		/* The checkpoint itself is committed; only the copy failed. */
+		snprintf(why, sizeof(why), "savepoint %s: %s", r->savepoint, strerror(-status));
+		cp->st.store_ok = false;
+		keep_good(cp, r->buf, r->len, r->id);
+		r->buf = NULL;
+		run_end(cp, status, why);
+		return;
+	}
+	run_end(cp, 0, NULL);
+}
+
+static void committed(struct checkpoints *cp)
+{
+	struct cp_run *r = &cp->run;
+	r->committed = true;
+	if (r->savepoint) {
+		r->writing = true;
+		r->written = false;
+		if (store_write_to(cp->store, r->savepoint, r->id, r->buf, r->len, on_savepoint_written, cp) == 0)
+			return;
+		r->writing = false;
+		keep_good(cp, r->buf, r->len, r->id);
+		r->buf = NULL;
+		run_end(cp, -EIO, "cannot queue the savepoint write");
+		return;
+	}
+	run_end(cp, 0, NULL);
+}
+
+static void on_written(int status, void *arg)
+{
+	struct checkpoints *cp = arg;
+	struct cp_run *r = &cp->run;
+	r->written = true;
+	r->write_status = status;
+	cp->st.store_ok = status == 0;
+	if (r->end_status) { /* the run already failed; the buffer is free now */
+		run_end(cp, r->end_status, r->end_why);
+		return;
+	}
+	if (!r->exactly_once) { /* low-latency: written after the barrier */
+		if (status < 0) {
+			char why[256];
+			snprintf(why, sizeof(why), "store %s: %s", store_describe(cp->store), strerror(-status));
+			run_end(cp, status, why);
+		} else {
+			committed(cp);
+		}
+		return;
+	}
+	step(cp);
+}
+
+static void on_committed(void *arg, int status)
+{
+	struct checkpoints *cp = arg;
+	struct cp_run *r = &cp->run;
+	if (!cp->running)
+		return;
+	if (status == 0) {
+		if (r->exactly_once) {
+			committed(cp);
+		} else {
+			/* The barrier holds: everything before the boundary is
+			 * acknowledged, so the state may be stored now. */
+			r->writing = true;
+			if (store_write(cp->store, r->id, r->buf, r->len, on_written, cp) < 0) {
+				r->writing = false;
+				run_end(cp, -EIO, "cannot queue the store write");
+			}
+		}
+		return;
+	}
+	end_when_idle(cp, status,
+		      status == -ECANCELED ? "the Kafka transaction was aborted" :
+		      status == -ENOTRECOVERABLE ? "Kafka is unrecoverable" : strerror(-status));
+}
+
+static void on_prepared(void *arg, int status)
+{
+	struct checkpoints *cp = arg;
+	struct cp_run *r = &cp->run;
+	if (!cp->running)
+		return;
+	r->prepared = true;
+	r->prep_status = status;
+	if (status < 0) {
+		end_when_idle(cp, status, status == -ECANCELED ? "the Kafka transaction was aborted" : strerror(-status));
+		return;
+	}
+	step(cp);
+}
+
+/* exactly-once: both halves of phase 2 done -> marker and commit. */
+static void step(struct checkpoints *cp)
+{
+	struct cp_run *r = &cp->run;
+	char why[256];
+
+	if (r->finishing || r->cancelling || r->end_status)
+		return;
+	if (r->written && r->write_status < 0) {
+		snprintf(why, sizeof(why), "store %s: %s", store_describe(cp->store), strerror(-r->write_status));
+		r->cancelling = true;
+		r->end_status = r->write_status;
+		snprintf(r->end_why, sizeof(r->end_why), "%s", why);
+		/* The state of this transaction is not stored: it must not commit. */
+		if (outputs_commit_cancel(cp->out, on_committed, cp) < 0)
+			run_end(cp, r->end_status, why);
+		return;
+	}
+	if (!r->prepared || (r->exactly_once && !r->written))
+		return;
+	r->finishing = true;
+	int rc = outputs_commit_finish(cp->out, r->key, r->key ? strlen(r->key) : 0,
+				       r->marker_len > 0 ? r->marker : NULL, r->marker_len > 0 ? (size_t)r->marker_len : 0,
+				       on_committed, cp);
+	if (rc < 0)
+		end_when_idle(cp, rc, "cannot finish the Kafka commit");
+}
+
+static void on_timeout(uv_timer_t *t)
+{
+	struct checkpoints *cp = t->data;
+	struct cp_run *r = &cp->run;
+	if (!cp->running || r->finishing || r->cancelling)
+		return; /* the commit itself is bounded by Kafka's own timeouts */
+	r->cancelling = true;
+	r->end_status = -ETIMEDOUT;
+	snprintf(r->end_why, sizeof(r->end_why), "not complete within execution.checkpointing.timeout (%s)",
+		 !r->prepared ? "Kafka deliveries pending" : "store write pending");
+	if (outputs_commit_cancel(cp->out, on_committed, cp) < 0)
+		end_when_idle(cp, -ETIMEDOUT, r->end_why);
+}
+
+static int take(struct checkpoints *cp, const char *savepoint, checkpoints_done_cb done, void *arg)
+{
+	struct cp_run *r = &cp->run;
+	char detail[256], why[256];
+	int64_t pause;
+	int rc;
+
+	if (cp->closing)
+		return -ESHUTDOWN;
+	if (cp->running) {
+		if (savepoint || !done || r->nwaiters == WAITERS_MAX)
+			return -EBUSY;
+		r->waiters[r->nwaiters++] = (struct cp_waiter){done, arg};
+		return 0;
+	}
+	memset(r, 0, sizeof(*r));
+	r->id = cp->next_id;
+	r->start_mono = mono();
+	r->exactly_once = outputs_exactly_once(cp->out);
+	r->marker_len = -1;
+	if (savepoint && !(r->savepoint = strdup(savepoint)))
+		return -ENOMEM;
+	/* 1. the boundary: records offered from now on belong to the next
+	 * transaction (or wait for the barrier) */
+	if ((rc = outputs_commit_begin(cp->out, on_prepared, cp)) < 0) {
+		free(r->savepoint);
+		r->savepoint = NULL;
+		return rc;
+	}
+	cp->next_id++;
+	cp->running = true;
+	if (done)
+		r->waiters[r->nwaiters++] = (struct cp_waiter){done, arg};
+	/* the marker's seq is drawn before the snapshot, so a restored state
+	 * continues after it */
+	if (r->exactly_once && cp->h.marker && outputs_txn_id(cp->out) &&
+	    kafka_markers_detail(outputs_txn_id(cp->out), outputs_txn_tag(cp->out), detail, sizeof(detail)) > 0)
+		r->marker_len = cp->h.marker(cp->h.arg, r->id, detail, r->marker, sizeof(r->marker), &r->key);
+	if ((rc = encode(cp, r->id, &r->buf, &r->len, &pause)) < 0) {
+		snprintf(why, sizeof(why), "cannot encode the state: %s", strerror(-rc));
+		r->cancelling = true;
+		r->end_status = rc;
+		snprintf(r->end_why, sizeof(r->end_why), "%s", why);
+		if (outputs_commit_cancel(cp->out, on_committed, cp) < 0)
+			run_end(cp, rc, why);
+		return 0;
+	}
+	cp->st.last_snapshot_ns = pause;
+	if (pause > cp->st.max_snapshot_ns)
+		cp->st.max_snapshot_ns = pause;
+	uv_timer_start(&cp->timeout, on_timeout, (uint64_t)(cp->conf->checkpoint_timeout / 1000000), 0);
+	/* 2. exactly-once: the store write runs while the deliveries finish */
+	if (r->exactly_once) {
+		r->writing = true;
+		if (store_write(cp->store, r->id, r->buf, r->len, on_written, cp) < 0) {
+			r->writing = false;
+			r->written = true;
+			r->write_status = -EIO;
+		}
+	}
+	if (cp->running && r->prepared)
+		step(cp);
+	else if (cp->running && r->exactly_once && r->written)
+		step(cp);
+	return 0;
+}
+
+int checkpoints_take(struct checkpoints *cp, bool savepoint, const char *dir, checkpoints_done_cb done, void *arg)
+{
+	char path[1200];
+	if (!cp->active)
+		return -EAGAIN;
+	if (!savepoint)
+		return take(cp, NULL, done, arg);
+	if (!dir || !*dir) {
+		/* Under state.savepoints.dir, named by time (the id is not known
+		 * before the boundary). */
+		time_t now = time(NULL);
+		struct tm tm;
+		char stamp[32];
+		gmtime_r(&now, &tm);
+		strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+		snprintf(path, sizeof(path), "%s/savepoint-%s", cp->savepoints, stamp);
+		dir = path;
+	}
+	return take(cp, dir, done, arg);
+}
+
+static void final_done(void *arg, int status, uint64_t id, const char *detail)
+{
+	struct checkpoints *cp = arg;
+	void (*cb)(void *) = cp->final_cb;
+	cp->final_cb = NULL;
+	if (cb)
+		cb(cp->final_arg);
+}
+
+static void take_final(struct checkpoints *cp)
+{
+	cp->final_pending = false;
+	if (take(cp, NULL, final_done, cp) < 0)
+		final_done(cp, -EIO, 0, NULL);
+}
+
+void checkpoints_final(struct checkpoints *cp, void (*cb)(void *arg), void *arg)
+{
+	uv_timer_stop(&cp->timer);
+	cp->final_cb = cb;
+	cp->final_arg = arg;
+	if (!cp->active) { /* never restored, so nothing consistent to store */
+		final_done(cp, 0, 0, NULL);
+		return;
+	}
+	if (cp->running)
+		cp->final_pending = true; /* after the running one */
+	else
+		take_final(cp);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+	struct checkpoints *cp = t->data;
+	if (cp->running || cp->closing)
+		return; /* the previous one is still running: this boundary is skipped */
+	int rc = take(cp, NULL, NULL, NULL);
+	if (rc < 0 && rc != -EBUSY) {
+		cp->st.failed++;
+		set_error(cp, "checkpoint not started: %s", strerror(-rc));
+	}
+}
+
+void checkpoints_start(struct checkpoints *cp)
+{
+	uint64_t every = (uint64_t)(cp->conf->checkpoint_interval / 1000000);
+	uv_timer_start(&cp->timer, on_timer, every, every);
+}
+
+void checkpoints_on_aborted(struct checkpoints *cp, const char *why)
+{
+	if (cp->running)
+		return; /* the running checkpoint sees the abort and rewinds */
+	cp->st.failed++;
+	set_error(cp, "transaction aborted: %s", why);
+	rewind_state(cp, why);
+}
+
+/* ---------------------------------------------------------------- restore */
+
+static void restore_finish(struct checkpoints *cp, int status, const char *why)
+{
+	void (*done)(void *, int, const char *) = cp->restore_done;
+	uv_timer_stop(&cp->retry);
+	free(cp->cand);
+	cp->cand = NULL;
+	cp->restore_done = NULL;
+	cp->st.restore_ns = mono() - cp->restore_start;
+	if (status == 0) {
+		/* The state now is the committed state: the rewind point. */
+		uint8_t *buf;
+		size_t len;
+		int rc = encode(cp, cp->st.restored_id, &buf, &len, NULL);
+		if (rc < 0) {
+			status = rc;
+			why = "cannot encode the restored state";
+		} else {
+			keep_good(cp, buf, len, cp->st.restored_id);
+			cp->next_id = (cp->newest_id > cp->st.restored_id ? cp->newest_id : cp->st.restored_id) + 1;
+			cp->active = true;
+			cp->st.store_ok = true;
+		}
+	}
+	if (status < 0)
+		set_error(cp, "%s", why);
+	if (done)
+		done(cp->restore_arg, status, why);
+}
+
+static void restore_load(struct checkpoints *cp, const uint8_t *buf, size_t len, uint64_t id, const char *what)
+{
+	char err[512], why[700];
+	int rc = load(cp, buf, len, id, "restart", err, sizeof(err));
+	if (rc < 0) {
+		snprintf(why, sizeof(why), "%s: %s", what, err);
+		restore_finish(cp, rc, why);
+		return;
+	}
+	cp->st.restores++;
+	cp->st.restored_id = id;
+	log_info(cp->log, LOG_SUB_STATE, "restored %s (%zu bytes)", what, len);
+	restore_finish(cp, 0, NULL);
+}
+
+static int compatible(struct checkpoints *cp, const uint8_t *buf, size_t len, char *why, size_t whylen)
+{
+	struct snapshot snap;
+	char err[1200];
+	int rc = snapshot_read(buf, len, &snap, err, sizeof(err));
+	if (rc == 0)
+		rc = snapshot_compatible(&snap, cp->fingerprint, err, sizeof(err));
+	if (rc < 0)
+		snprintf(why, whylen, "checkpoint %" PRIu64 " was written under another configuration (%s); "
+			 "move %s aside or restore a matching savepoint", snap.id, err, store_describe(cp->store));
+	return rc;
+}
+
+static void report_skipped(struct checkpoints *cp, const struct store_latest *res)
+{
+	for (size_t i = 0; i < res->nskipped; i++)
+		log_warn(cp->log, LOG_SUB_STATE, "checkpoint %" PRIu64 " skipped: %s", res->skipped[i].id,
+			 res->skipped[i].reason);
+}
+
+static void restore_begin(struct checkpoints *cp);
+static void maybe_free(struct checkpoints *cp);
+
+static void on_retry(uv_timer_t *t)
+{
+	restore_begin(t->data);
+}
+
+/* A store or Kafka error at start: retried until the deadline. */
+static void restore_retry(struct checkpoints *cp, const char *why)
+{
+	if (mono() + (int64_t)RESTORE_RETRY_MS * 1000000 > cp->restore_deadline) {
+		restore_finish(cp, -ETIMEDOUT, why);
+		return;
+	}
+	set_error(cp, "%s (retrying)", why);
+	log_warn(cp->log, LOG_SUB_STATE, "%s; retrying", why);
+	uv_timer_start(&cp->retry, on_retry, RESTORE_RETRY_MS, 0);
+}
+
+static void on_bounded(const struct store_latest *res, void *arg)
+{
+	struct checkpoints *cp = arg;
+	char what[256];
+	if (cp->closing)
+		return restore_finish(cp, -ECANCELED, "closing");
+	report_skipped(cp, res);
+	if (res->status == -ENOENT) {
+		log_warn(cp->log, LOG_SUB_STATE, "Kafka's newest committed checkpoint is %" PRIu64 " but the store has "
+			 "none up to it: starting fresh; outputs already committed will be emitted again", cp->scan_id);
+		return restore_finish(cp, 0, NULL);
+	}
+	if (res->status < 0) {
+		snprintf(what, sizeof(what), "store %s: %s", store_describe(cp->store),
+			 res->error && *res->error ? res->error : strerror(-res->status));
+		return restore_retry(cp, what);
+	}
+	if (res->id != cp->scan_id)
+		log_warn(cp->log, LOG_SUB_STATE, "checkpoint %" PRIu64 " (committed) is not in the store; restoring %" PRIu64
+			 ": the outputs committed in between are emitted again with the same identities",
+			 cp->scan_id, res->id);
+	snprintf(what, sizeof(what), "checkpoint %" PRIu64 " (committed in Kafka as %" PRIu64 ")", res->id, cp->scan_id);
+	restore_load(cp, res->buf, res->len, res->id, what);
+}
+
+static void scan_work(uv_work_t *w)
+{
+	struct checkpoints *cp = w->data;
+	cp->scan_rc = kafka_markers_scan(&cp->scan_req, &cp->scan_id, cp->scan_err, sizeof(cp->scan_err));
+}
+
+static void scan_after(uv_work_t *w, int status)
+{
+	struct checkpoints *cp = w->data;
+	char what[400];
+	cp->scanning = false;
+	if (cp->closing) { /* close waited for the scan */
+		cp->restore_done = NULL;
+		maybe_free(cp);
+		return;
+	}
+	if (status < 0 || cp->scan_rc < 0) {
+		snprintf(what, sizeof(what), "reading the checkpoint markers from Kafka: %s",
+			 status < 0 ? uv_strerror(status) : cp->scan_err);
+		return restore_retry(cp, what);
+	}
+	if (cp->scan_id >= cp->cand_id) {
+		if (cp->scan_id > cp->cand_id)
+			log_warn(cp->log, LOG_SUB_STATE, "Kafka committed checkpoint %" PRIu64 " but the store's newest is %"
+				 PRIu64 ": outputs committed after it are emitted again with the same identities",
+				 cp->scan_id, cp->cand_id);
+		snprintf(what, sizeof(what), "checkpoint %" PRIu64 " (committed)", cp->cand_id);
+		return restore_load(cp, cp->cand, cp->cand_len, cp->cand_id, what);
+	}
+	if (cp->scan_id == 0) {
+		log_warn(cp->log, LOG_SUB_STATE, "checkpoint %" PRIu64 " is in the store but Kafka holds no committed "
+			 "checkpoint marker of %s: starting fresh", cp->cand_id, cp->scan_req.txn_id);
+		return restore_finish(cp, 0, NULL);
+	}
+	log_info(cp->log, LOG_SUB_STATE, "checkpoint %" PRIu64 " was written but its transaction did not commit; "
+		 "restoring %" PRIu64, cp->cand_id, cp->scan_id);
+	if (store_latest(cp->store, cp->scan_id, on_bounded, cp) < 0)
+		restore_finish(cp, -EIO, "cannot query the checkpoint store");
+}
+
+static void on_latest(const struct store_latest *res, void *arg)
+{
+	struct checkpoints *cp = arg;
+	char why[1400], what[256];
+	if (cp->closing)
+		return restore_finish(cp, -ECANCELED, "closing");
+	report_skipped(cp, res);
+	if (res->status == -ENOENT) {
+		if (cp->conf->restore_dir)
+			return restore_finish(cp, -ENOENT, "state.restore: no complete checkpoint or savepoint there");
+		log_info(cp->log, LOG_SUB_STATE, "no checkpoint in %s: starting fresh", store_describe(cp->store));
+		return restore_finish(cp, 0, NULL);
+	}
+	if (res->status == -EPROTO) {
+		snprintf(why, sizeof(why), "%s: %s", store_describe(cp->store),
+			 res->nskipped ? res->skipped[res->nskipped - 1].reason : "unreadable format version");
+		return restore_finish(cp, -EPROTO, why);
+	}
+	if (res->status < 0) {
+		snprintf(what, sizeof(what), "store %s: %s", store_describe(cp->store),
+			 res->error && *res->error ? res->error : strerror(-res->status));
+		return restore_retry(cp, what);
+	}
+	if (compatible(cp, res->buf, res->len, why, sizeof(why)) < 0)
+		return restore_finish(cp, -EPROTO, why);
+	if (cp->conf->restore_dir) { /* an operator's explicit choice: no reconciliation */
+		snprintf(what, sizeof(what), "savepoint %s (checkpoint %" PRIu64 ")", cp->conf->restore_dir, res->id);
+		cp->newest_id = res->id;
+		return restore_load(cp, res->buf, res->len, res->id, what);
+	}
+	cp->newest_id = res->id;
+	struct snapshot snap;
+	snapshot_read(res->buf, res->len, &snap, NULL, 0);
+	bool ask_kafka = outputs_exactly_once(cp->out) && strcmp(snap.profile, "exactly-once") == 0 &&
+			 !outputs_embedded(cp->out) && cp->scan_req.txn_id && cp->scan_req.key;
+	if (!ask_kafka) {
+		snprintf(what, sizeof(what), "checkpoint %" PRIu64, res->id);
+		return restore_load(cp, res->buf, res->len, res->id, what);
+	}
+	/* Whether its transaction committed is Kafka's to say. */
+	if (!(cp->cand = malloc(res->len)))
+		return restore_finish(cp, -ENOMEM, "out of memory");
+	memcpy(cp->cand, res->buf, res->len);
+	cp->cand_len = res->len;
+	cp->cand_id = res->id;
+	cp->scan_req.timeout_ms = (int)((cp->restore_deadline - mono()) / 1000000);
+	if (cp->scan_req.timeout_ms < 1000)
+		cp->scan_req.timeout_ms = 1000;
+	cp->scan_work.data = cp;
+	if (uv_queue_work(cp->loop, &cp->scan_work, scan_work, scan_after) < 0)
+		return restore_finish(cp, -EIO, "cannot queue the marker scan");
+	cp->scanning = true;
+}
+
+static void restore_begin(struct checkpoints *cp)
+{
+	int rc = cp->conf->restore_dir ? store_read_dir(cp->store, cp->conf->restore_dir, on_latest, cp)
+				       : store_latest(cp->store, UINT64_MAX, on_latest, cp);
+	if (rc < 0)
+		restore_finish(cp, rc, "cannot query the checkpoint store");
+}
+
+int checkpoints_restore(struct checkpoints *cp, int64_t deadline_ms, void (*done)(void *arg, int status, const char *why),
+			void *arg)
+{
+	cp->restore_done = done;
+	cp->restore_arg = arg;
+	cp->restore_start = mono();
+	cp->restore_deadline = cp->restore_start + deadline_ms * 1000000;
+	outputs_markers_req(cp->out, &cp->scan_req);
+	cp->scan_req.key = cp->h.marker_key ? cp->h.marker_key(cp->h.arg) : NULL;
+	restore_begin(cp);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- life cycle */
+
+static void fingerprint(const struct conf *c, char *buf, size_t len)
+{
+	/* What restored state is only meaningful under: the feed (symbols,
+	 * seq and dedup are per feed), the role (which sections exist), and
+	 * the TA settings that shape bars and indicators. */
+	snprintf(buf, len, "v=%d;feed=%s;role=%s;slack=%" PRId64 ";quote-stale=%" PRId64, FINGERPRINT_VERSION,
+		 c->alpaca_feed ? c->alpaca_feed : "-", conf_role_name(c->role), c->max_out_of_orderness,
+		 c->quote_stale_after);
+}
+
+int checkpoints_new(uv_loop_t *loop, const struct conf *c, struct log *log, struct outputs *out,
+		    const struct checkpoints_hooks *h, struct checkpoints **res, char *err, size_t errlen)
+{
+	struct checkpoints *cp = calloc(1, sizeof(*cp));
+	char e[512];
+	int rc;
+
+	if (!cp)
+		return -ENOMEM;
+	cp->loop = loop;
+	cp->log = log;
+	cp->conf = c;
+	cp->out = out;
+	cp->h = *h;
+	cp->next_id = 1;
+	fingerprint(c, cp->fingerprint, sizeof(cp->fingerprint));
+	struct store_config sc = {
+		.url = c->checkpoints_dir,
+		/* One more than asked: the newest may belong to a transaction
+		 * that has not committed, and the one before must survive it. */
+		.retain = (unsigned)c->checkpoints_retained + 1,
+		.s3_endpoint = c->s3_endpoint,
+		.s3_region = c->s3_region,
+		.s3_path_style = c->s3_path_style,
+		.s3_access_key = c->s3_access_key.value,
+		.s3_secret_key = c->s3_secret_key.value,
+		.s3_ca_file = c->s3_ca_file,
+	};
+	if ((rc = store_new(loop, &sc, &cp->store, e, sizeof(e))) < 0) {
+		snprintf(err, errlen, "state.checkpoints.dir: %s", e);
+		free(cp);
+		return rc;
+	}
+	if (c->savepoints_dir) {
+		snprintf(cp->savepoints, sizeof(cp->savepoints), "%s", c->savepoints_dir);
+	} else {
+		/* beside the checkpoints: <parent>/savepoints */
+		snprintf(cp->savepoints, sizeof(cp->savepoints), "%s", c->checkpoints_dir);
+		size_t n = strlen(cp->savepoints);
+		while (n > 1 && cp->savepoints[n - 1] == '/')
+			cp->savepoints[--n] = '\0';
+		char *slash = strrchr(cp->savepoints, '/');
+		if (slash && slash > strstr(cp->savepoints, "//") + 1)
+			snprintf(slash + 1, sizeof(cp->savepoints) - (size_t)(slash + 1 - cp->savepoints), "savepoints");
+		else
+			snprintf(cp->savepoints + n, sizeof(cp->savepoints) - n, "/savepoints");
+	}
+	uv_timer_init(loop, &cp->timer);
+	uv_timer_init(loop, &cp->timeout);
+	uv_timer_init(loop, &cp->retry);
+	cp->timer.data = cp->timeout.data = cp->retry.data = cp;
+	cp->handles = 3;
+	*res = cp;
+	return 0;
+}
+
+static void maybe_free(struct checkpoints *cp)
+{
+	if (cp->handles > 0 || cp->scanning || cp->store)
+		return;
+	void (*cb)(void *) = cp->closed_cb;
+	void *arg = cp->closed_arg;
+	free(cp->good);
+	free(cp->cand);
+	free(cp->run.buf);
+	free(cp->run.savepoint);
+	free(cp);
+	if (cb)
+		cb(arg);
+}
+
+static void handle_closed(uv_handle_t *h)
+{
+	struct checkpoints *cp = h->data;
+	cp->handles--;
+	maybe_free(cp);
+}
+
+static void store_closed(void *arg)
+{
+	struct checkpoints *cp = arg;
+	cp->store = NULL;
+	maybe_free(cp);
+}
+
+void checkpoints_close(struct checkpoints *cp, void (*cb)(void *arg), void *arg)
+{
+	cp->closing = true;
+	cp->closed_cb = cb;
+	cp->closed_arg = arg;
+	cp->active = false;
+	if (cp->running) /* Kafka is closing too: nothing more commits */
+		end_when_idle(cp, -ESHUTDOWN, "closed before the checkpoint completed");
+	uv_close((uv_handle_t *)&cp->timer, handle_closed);
+	uv_close((uv_handle_t *)&cp->timeout, handle_closed);
+	uv_close((uv_handle_t *)&cp->retry, handle_closed);
+	/* Jobs already queued finish first (their callbacks see closing). */
+	store_close(cp->store, store_closed, cp);
+}
+
+/* ---------------------------------------------------------------- status */
+
+void checkpoints_stats(const struct checkpoints *cp, struct checkpoints_stats *s)
+{
+	*s = cp->st;
+	s->in_progress = cp->running;
+	s->last_error = cp->last_error;
+}
+
+bool checkpoints_gate(const struct checkpoints *cp)
+{
+	if (!cp->active)
+		return false;
+	if (!cp->st.store_ok)
+		return false;
+	/* The newest restore point must be recent: 2 intervals + the timeout. */
+	int64_t limit = 2 * cp->conf->checkpoint_interval + cp->conf->checkpoint_timeout;
+	int64_t since = cp->st.last_done_real_ns ? real_ns() - cp->st.last_done_real_ns : mono() - cp->restore_start;
+	return since <= limit;
+}
+
+json_t *checkpoints_status_json(const struct checkpoints *cp)
+{
+	const struct checkpoints_stats *s = &cp->st;
+	json_t *o = json_pack("{s:s, s:s, s:b, s:b, s:I, s:I, s:I, s:I, s:I, s:I}", "store", store_describe(cp->store),
+			      "savepoints", cp->savepoints, "gate", checkpoints_gate(cp), "in_progress", cp->running,
+			      "last_id", (json_int_t)s->last_id, "completed", (json_int_t)s->completed, "failed",
+			      (json_int_t)s->failed, "aborts_rewound", (json_int_t)s->aborts_restored, "restored_id",
+			      (json_int_t)s->restored_id, "next_id", (json_int_t)cp->next_id);
+	if (!o)
+		return NULL;
+	if (s->last_done_real_ns)
+		json_object_set_new(o, "last_age_ms", json_integer((real_ns() - s->last_done_real_ns) / 1000000));
+	else
+		json_object_set_new(o, "last_age_ms", json_null());
+	json_object_set_new(o, "last_duration_ms", json_real(s->last_duration_ns / 1e6));
+	json_object_set_new(o, "last_snapshot_ms", json_real(s->last_snapshot_ns / 1e6));
+	json_object_set_new(o, "max_snapshot_ms", json_real(s->max_snapshot_ns / 1e6));
+	json_object_set_new(o, "last_bytes", json_integer((json_int_t)s->last_bytes));
+	json_object_set_new(o, "restore_ms", json_real(s->restore_ns / 1e6));
+	json_object_set_new(o, "last_error", cp->last_error[0] ? json_string(cp->last_error) : json_null());
+	return o;
+}
