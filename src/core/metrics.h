@@ -44,6 +44,11 @@
 #define METRICS_KAFKA_PRODUCE_FAILURES "torghut_kafka_produce_failures_total" /* {topic} */
 #define METRICS_KAFKA_TXN_COMMITS "torghut_kafka_transaction_commits_total"
 #define METRICS_KAFKA_TXN_ABORTS "torghut_kafka_transaction_aborts_total"
+/* Schema registry gate (daemon/schemas): class as registry_err_class()
+ * (schema_registry_unreachable, schema_incompatible, ...); state one-hot:
+ * off (no registry configured), resolving, ready, failed */
+#define METRICS_REGISTRY_ERRORS "torghut_schema_registry_errors_total"     /* {class} */
+#define METRICS_REGISTRY_GATE "torghut_schema_registry_gate_state"         /* gauge {state} */
 /* Checkpoints (state) */
 #define METRICS_CHECKPOINTS "torghut_checkpoints_total"
 #define METRICS_CHECKPOINT_FAILURES "torghut_checkpoint_failures_total"
@@ -133,8 +138,9 @@ json_t *metrics_render_json(const struct metrics *m);
 
 /* ---- Readiness ------------------------------------------------------------ */
 
-/* One /readyz gate, given in priority order: alpaca_ws, kafka,
- * market_data_channels, checkpoint (upstream §3.5). */
+/* One /readyz gate, given in priority order: schema_registry (it holds the
+ * source back), alpaca_ws, kafka, market_data_channels, checkpoint
+ * (upstream §3.5). */
 struct metrics_gate {
 	const char *name;
 	bool ok;

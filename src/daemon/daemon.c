@@ -343,7 +343,7 @@ static void on_schemas_ready(void *arg, int status, const char *why)
 		return;
 	}
 	if (d->args->register_schemas) {
-		log_info(d->log, LOG_SUB_KAFKA, "every TA subject holds our schema");
+		log_info(d->log, LOG_SUB_KAFKA, "every subject holds our schema");
 		daemon_drain(d, "--register-schemas done");
 		return;
 	}
@@ -353,7 +353,7 @@ static void on_schemas_ready(void *arg, int status, const char *why)
 	gate_done(d);
 }
 
-/* The registry gate: TA subjects resolved before any TA record is produced. */
+/* The registry gate: every subject resolved before any record is produced. */
 static int setup_schemas(struct daemon *d, char *err, size_t errlen)
 {
 	const struct conf *c = d->conf;
@@ -364,8 +364,7 @@ static int setup_schemas(struct daemon *d, char *err, size_t errlen)
 		}
 		return 0;
 	}
-	if (c->role == CONF_ROLE_INGEST)
-		return 0; /* no TA records in this role */
+	/* the subjects of this role: TA (Avro), ingest (JSON Schema) or both */
 	int rc = schemas_new(&d->loop, c, d->log, &d->schemas, err, errlen);
 	if (rc < 0)
 		return rc;

@@ -48,7 +48,9 @@ static void set_gauge(struct metrics *m, const char *name, const char *const *la
 		*g = v;
 }
 
-/* The readiness gates of upstream §3.5. */
+#define GATES 5
+
+/* The readiness gates of upstream §3.5, after ours for the schema registry. */
 static size_t gates(struct daemon *d, struct metrics_gate *g)
 {
 	struct outputs_stats os = {0};
@@ -61,19 +63,24 @@ static size_t gates(struct daemon *d, struct metrics_gate *g)
 		flowing = subscribed && as->last_data &&
 			  (int64_t)uv_hrtime() - as->last_data < d->conf->alpaca_idle_timeout;
 	}
-	g[0] = (struct metrics_gate){"alpaca_ws", subscribed, d->in ? "alpaca_ws_not_subscribed" : "alpaca_not_configured"};
-	g[1] = (struct metrics_gate){"kafka", os.ready && os.gate, os.error_class ? os.error_class : "kafka_produce"};
-	g[2] = (struct metrics_gate){"market_data_channels", flowing, "market_data_channel_starvation"};
+	/* First: until every subject resolves, the source is held back, so the
+	 * registry's class is the cause to report. Open without a registry. */
+	const char *rc = d->schemas ? schemas_error_class(d->schemas) : NULL;
+	g[0] = (struct metrics_gate){"schema_registry", !d->schemas || schemas_state(d->schemas) == SCHEMAS_READY,
+				     rc ? rc : "schema_registry_resolving"};
+	g[1] = (struct metrics_gate){"alpaca_ws", subscribed, d->in ? "alpaca_ws_not_subscribed" : "alpaca_not_configured"};
+	g[2] = (struct metrics_gate){"kafka", os.ready && os.gate, os.error_class ? os.error_class : "kafka_produce"};
+	g[3] = (struct metrics_gate){"market_data_channels", flowing, "market_data_channel_starvation"};
 	/* No checkpoint store yet (state layer pending): the gate cannot fail. */
-	g[3] = (struct metrics_gate){"checkpoint", true, NULL};
-	return 4;
+	g[4] = (struct metrics_gate){"checkpoint", true, NULL};
+	return GATES;
 }
 
 static void collect(struct observe *o)
 {
 	struct daemon *d = o->d;
 	struct metrics *m = o->m;
-	struct metrics_gate g[4];
+	struct metrics_gate g[GATES];
 	bool ready = true;
 
 	if (d->in) {
@@ -111,6 +118,14 @@ static void collect(struct observe *o)
 		set_counter(m, METRICS_KAFKA_TXN_COMMITS, NULL, os.commits);
 		set_counter(m, METRICS_KAFKA_TXN_ABORTS, NULL, os.aborts);
 	}
+	if (d->schemas)
+		for (int e = REGISTRY_OK + 1; e < SCHEMAS_ERR_COUNT; e++)
+			set_counter(m, METRICS_REGISTRY_ERRORS, METRICS_LABELS("class", registry_err_class((enum registry_err)e)),
+				    schemas_errors(d->schemas, (enum registry_err)e));
+	static const char *const reg_state[] = {"off", "resolving", "ready", "failed"};
+	int cur = d->schemas ? 1 + (int)schemas_state(d->schemas) : 0;
+	for (int i = 0; i < 4; i++)
+		set_gauge(m, METRICS_REGISTRY_GATE, METRICS_LABELS("state", reg_state[i]), i == cur);
 	size_t n = gates(d, g);
 	json_decref(metrics_readyz_json(g, n, &ready));
 	set_gauge(m, METRICS_READY, NULL, ready);
@@ -146,10 +161,12 @@ static void h_healthz(void *arg, const struct http_request *req, struct http_res
 static void h_readyz(void *arg, const struct http_request *req, struct http_response *resp)
 {
 	struct observe *o = arg;
-	struct metrics_gate g[4];
+	struct metrics_gate g[GATES];
 	bool ready;
 	json_t *body = metrics_readyz_json(g, gates(o->d, g), &ready);
 	json_object_set_new(body, "checkpoint", json_string("no checkpoint store yet (state layer pending)"));
+	if (o->d->schemas) /* the gate's own class even when another gate fails first */
+		json_object_set_new(body, "schema_registry", schemas_status_json(o->d->schemas));
 	char *s = json_dumps(body, JSON_COMPACT);
 	json_decref(body);
 	http_response_status(resp, ready ? 200 : 503);

@@ -264,6 +264,11 @@ static void finish_http(struct reg_req *q, long status)
 			if (json_is_integer(v))
 				res.version = (int)json_integer_value(v);
 			res.schema = json_string_value(json_object_get(j, "schema"));
+			if (q->op != OP_REGISTER) {
+				/* Confluent leaves schemaType out for Avro */
+				const char *t = json_string_value(json_object_get(j, "schemaType"));
+				res.schema_type = t ? t : "AVRO";
+			}
 			break;
 		}
 		case OP_CHECK: {
@@ -704,44 +709,49 @@ fail:
 	return rc;
 }
 
-/* {"schema": "<schema text>"} */
-static char *schema_body(const char *schema)
+const char *registry_type_name(enum registry_type t)
+{
+	return t == REGISTRY_JSON ? "JSON" : "AVRO";
+}
+
+char *registry_schema_body(enum registry_type t, const char *schema)
 {
 	if (!schema)
 		return NULL;
-	json_t *j = json_pack("{s:s}", "schema", schema);
+	json_t *j = t == REGISTRY_AVRO ? json_pack("{s:s}", "schema", schema)
+				       : json_pack("{s:s,s:s}", "schema", schema, "schemaType", registry_type_name(t));
 	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
 	return s;
 }
 
-static int schema_op(struct registry *r, enum reg_op op, const char *subject, const char *schema,
-		     const char *pre, const char *post, registry_cb cb, void *arg)
+static int schema_op(struct registry *r, enum reg_op op, const char *subject, enum registry_type type,
+		     const char *schema, const char *pre, const char *post, registry_cb cb, void *arg)
 {
-	if (!schema)
+	if (!schema || (type != REGISTRY_AVRO && type != REGISTRY_JSON))
 		return -EINVAL;
-	char *body = schema_body(schema);
+	char *body = registry_schema_body(type, schema);
 	if (!body)
 		return -ENOMEM;
 	return submit(r, op, subject, pre, post, NULL, body, cb, arg);
 }
 
-int registry_lookup(struct registry *r, const char *subject, const char *schema,
-		    registry_cb cb, void *arg)
+int registry_lookup(struct registry *r, const char *subject, enum registry_type type,
+		    const char *schema, registry_cb cb, void *arg)
 {
-	return schema_op(r, OP_LOOKUP, subject, schema, "/subjects/", "", cb, arg);
+	return schema_op(r, OP_LOOKUP, subject, type, schema, "/subjects/", "", cb, arg);
 }
 
-int registry_register(struct registry *r, const char *subject, const char *schema,
-		      registry_cb cb, void *arg)
+int registry_register(struct registry *r, const char *subject, enum registry_type type,
+		      const char *schema, registry_cb cb, void *arg)
 {
-	return schema_op(r, OP_REGISTER, subject, schema, "/subjects/", "/versions", cb, arg);
+	return schema_op(r, OP_REGISTER, subject, type, schema, "/subjects/", "/versions", cb, arg);
 }
 
-int registry_check(struct registry *r, const char *subject, const char *schema,
-		   registry_cb cb, void *arg)
+int registry_check(struct registry *r, const char *subject, enum registry_type type,
+		   const char *schema, registry_cb cb, void *arg)
 {
-	return schema_op(r, OP_CHECK, subject, schema,
+	return schema_op(r, OP_CHECK, subject, type, schema,
 			 "/compatibility/subjects/", "/versions/latest?verbose=true", cb, arg);
 }
 

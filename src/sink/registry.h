@@ -41,6 +41,19 @@ enum registry_err {
 
 const char *registry_err_class(enum registry_err e);
 
+/* The schema language of a subject's versions. The registry defaults to
+ * Avro when a request or answer carries no schemaType. */
+enum registry_type { REGISTRY_AVRO = 0, REGISTRY_JSON };
+
+/* "AVRO", "JSON". */
+const char *registry_type_name(enum registry_type t);
+
+/* The body of lookup, register and check: {"schema": text} for Avro (the
+ * registry's default, so schemaType is left out), {"schema": text,
+ * "schemaType": "JSON"} for JSON Schema. NULL for a NULL schema or on ENOMEM;
+ * free() it. Public so the request bodies can be tested without a socket. */
+char *registry_schema_body(enum registry_type t, const char *schema);
+
 #define REGISTRY_MAX_VERSIONS 64
 
 struct registry_result {
@@ -57,6 +70,8 @@ struct registry_result {
 	bool compatible;        /* check: the registry's verdict */
 	const char *level;      /* get_config/set_config: "BACKWARD"... */
 	const char *schema;     /* get_version: the schema text */
+	const char *schema_type; /* lookup, get_version: the answer's schemaType,
+				    "AVRO" when the answer has none; else NULL */
 	int versions[REGISTRY_MAX_VERSIONS]; /* versions(): ascending */
 	int n_versions;
 };
@@ -72,19 +87,22 @@ void registry_close(struct registry *r, void (*done)(void *arg), void *arg);
 /* Operations in flight or waiting to retry. */
 int registry_pending(const struct registry *r);
 
-/* POST /subjects/{subject}: id and version of an already registered schema;
- * -ENOENT (schema_not_found) when the subject or the schema is unknown. */
-int registry_lookup(struct registry *r, const char *subject, const char *schema,
-		    registry_cb cb, void *arg);
+/* The three calls below send `schema` as type `type` (registry_schema_body).
+ *
+ * POST /subjects/{subject}: id and version of an already registered schema
+ * (the registry matches text and type); -ENOENT (schema_not_found) when the
+ * subject or the schema is unknown. */
+int registry_lookup(struct registry *r, const char *subject, enum registry_type type,
+		    const char *schema, registry_cb cb, void *arg);
 /* POST /subjects/{subject}/versions: id (existing one if already there);
  * -EINVAL with schema_incompatible and the registry's message when refused. */
-int registry_register(struct registry *r, const char *subject, const char *schema,
-		      registry_cb cb, void *arg);
+int registry_register(struct registry *r, const char *subject, enum registry_type type,
+		      const char *schema, registry_cb cb, void *arg);
 /* POST /compatibility/subjects/{subject}/versions/latest?verbose=true:
  * rc 0 with compatible set (and err = schema_incompatible plus the registry's
  * messages when false); -ENOENT when the subject has no version yet. */
-int registry_check(struct registry *r, const char *subject, const char *schema,
-		   registry_cb cb, void *arg);
+int registry_check(struct registry *r, const char *subject, enum registry_type type,
+		   const char *schema, registry_cb cb, void *arg);
 /* GET /subjects/{subject}/versions. */
 int registry_versions(struct registry *r, const char *subject, registry_cb cb, void *arg);
 /* GET /subjects/{subject}/versions/{version}; version <= 0 means "latest". */

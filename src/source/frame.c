@@ -38,6 +38,10 @@ struct frame_parser {
 	struct event *ev; /* events of the frame being parsed, delivered at the end */
 	unsigned nev;     /* capacity */
 	locale_t c_locale; /* strtod_l fallback must not depend on the process locale */
+	/* The last date seen in a "t" ("YYYY-MM-DD") and its midnight in UTC ns:
+	 * a feed's timestamps share their date, so only the time is converted. */
+	char day[10];
+	int64_t day_ns;
 	struct frame_stats st;
 };
 
@@ -543,10 +547,8 @@ static enum fkey key_decoded(const char *k, size_t n)
 }
 
 /* Classifies a key and checks it has no raw control bytes. -1 if bad. */
-static int key_of(const char *buf, const jsmntok_t *t)
+static int key_of(const char *k, size_t n)
 {
-	const char *k = buf + t->start;
-	size_t n = (size_t)(t->end - t->start);
 	/* Alpaca's keys are one or two plain characters */
 	if (n == 1 && (unsigned char)k[0] >= 0x20)
 		return key1(k[0]); /* a lone backslash cannot end a string */
@@ -592,10 +594,8 @@ static enum event_kind kind_decoded(const char *v, size_t n)
 	return EVENT_NONE;
 }
 
-static enum event_kind kind_of(const char *buf, const jsmntok_t *t)
+static enum event_kind kind_of(const char *v, size_t n)
 {
-	const char *v = buf + t->start;
-	size_t n = (size_t)(t->end - t->start);
 	enum event_kind k = kind_decoded(v, n);
 	if (k != EVENT_NONE || !memchr(v, '\\', n))
 		return k;
@@ -604,25 +604,37 @@ static enum event_kind kind_of(const char *buf, const jsmntok_t *t)
 	return m < 0 ? EVENT_NONE : kind_decoded(tmp, (size_t)m);
 }
 
+/* A member value as both paths see it: the body of a string (no quotes), a
+ * number or literal, or a container; type FV_NONE = absent. */
+enum fval { FV_NONE = 0, FV_STRING, FV_PRIMITIVE, FV_CONTAINER };
+
+struct fld {
+	uint32_t off, len;
+	uint8_t type; /* enum fval */
+};
+
+/* One message's members of interest, filled by either path. */
 struct msg {
-	const struct frame_parser *fp;
+	struct frame_parser *fp;
 	const char *buf;
-	const jsmntok_t *tok;
-	int f[F_COUNT]; /* value token per key; 0 = absent (token 0 is the array) */
+	bool dup_type;   /* "T" seen twice */
+	uint32_t t_key;  /* offset of the opening quote of the "T" key */
+	uint32_t t_end;  /* offset just past the "T" value */
+	struct fld f[F_COUNT];
 };
 
 static int num(const struct msg *m, enum fkey k, double *out)
 {
-	const jsmntok_t *t = &m->tok[m->f[k]];
-	if (t->type != JSMN_PRIMITIVE)
+	const struct fld *v = &m->f[k];
+	if (v->type != FV_PRIMITIVE)
 		return -1;
-	return parse_double(m->fp, m->buf + t->start, (size_t)(t->end - t->start), out);
+	return parse_double(m->fp, m->buf + v->off, v->len, out);
 }
 
 /* Optional number: NaN when absent. */
 static int num_opt(const struct msg *m, enum fkey k, double *out)
 {
-	if (!m->f[k]) {
+	if (!m->f[k].type) {
 		*out = NAN;
 		return 0;
 	}
@@ -631,19 +643,19 @@ static int num_opt(const struct msg *m, enum fkey k, double *out)
 
 static int integer(const struct msg *m, enum fkey k, int64_t min, int64_t *out)
 {
-	const jsmntok_t *t = &m->tok[m->f[k]];
-	if (t->type != JSMN_PRIMITIVE)
+	const struct fld *v = &m->f[k];
+	if (v->type != FV_PRIMITIVE)
 		return -1;
-	return parse_int(m->buf + t->start, (size_t)(t->end - t->start), min, out);
+	return parse_int(m->buf + v->off, v->len, min, out);
 }
 
 static int symbol(const struct msg *m, struct event *ev)
 {
-	const jsmntok_t *t = &m->tok[m->f[F_S]];
-	if (t->type != JSMN_STRING)
+	const struct fld *v = &m->f[F_S];
+	if (v->type != FV_STRING)
 		return -1;
-	const char *s = m->buf + t->start;
-	size_t n = (size_t)(t->end - t->start);
+	const char *s = m->buf + v->off;
+	size_t n = v->len;
 	int len = -1;
 	if (n < EVENT_SYMBOL_MAX) {
 		/* the common case: copy, and fall back if an escape shows up */
@@ -668,14 +680,66 @@ static int symbol(const struct msg *m, struct event *ev)
 	return 0;
 }
 
+static inline unsigned digits2(const char *s)
+{
+	unsigned a = (unsigned)((unsigned char)s[0] - '0'), b = (unsigned)((unsigned char)s[1] - '0');
+	return a > 9 || b > 9 ? 100 : a * 10 + b;
+}
+
+/* Caches the UTC midnight of the date s[0..10). -1 if clock_parse_rfc3339
+ * refuses it or a time of that day could overflow int64 ns. */
+static int day_refresh(struct frame_parser *p, const char *s)
+{
+	char mid[20];
+	memcpy(mid, s, 10);
+	memcpy(mid + 10, "T00:00:00Z", 10);
+	int64_t ns;
+	p->day[0] = '\0'; /* never matches a date: strings here have no control bytes */
+	if (clock_parse_rfc3339(mid, sizeof(mid), &ns) < 0 || ns > INT64_MAX - 86400 * CLOCK_NS_PER_SEC)
+		return -1;
+	memcpy(p->day, s, 10);
+	p->day_ns = ns;
+	return 0;
+}
+
+/* "YYYY-MM-DDThh:mm:ss[.f{1,9}]Z" as clock_parse_rfc3339 reads it, the date
+ * from the cache. -1 for any other form: clock_parse_rfc3339 then decides. */
+static int time_fast(struct frame_parser *p, const char *s, size_t n, int64_t *out)
+{
+	static const int64_t scale[10] = {1, 100000000, 10000000, 1000000, 100000,
+					  10000, 1000, 100, 10, 1};
+	if (n < 20 || n > 30 || s[n - 1] != 'Z' || s[10] != 'T' || s[13] != ':' || s[16] != ':')
+		return -1;
+	if (memcmp(s, p->day, 10) != 0 && day_refresh(p, s) < 0)
+		return -1;
+	unsigned hh = digits2(s + 11), mi = digits2(s + 14), ss = digits2(s + 17);
+	if (hh > 23 || mi > 59 || ss > 59)
+		return -1;
+	int64_t frac = 0;
+	if (n > 20) {
+		size_t nd = n - 21;
+		if (s[19] != '.' || nd == 0)
+			return -1;
+		for (size_t i = 20; i < n - 1; i++) {
+			unsigned c = (unsigned)((unsigned char)s[i] - '0');
+			if (c > 9)
+				return -1;
+			frac = frac * 10 + c;
+		}
+		frac *= scale[nd];
+	}
+	*out = p->day_ns + (int64_t)((hh * 60 + mi) * 60 + ss) * CLOCK_NS_PER_SEC + frac;
+	return 0;
+}
+
 static int timestamp(const struct msg *m, int64_t *out)
 {
-	const jsmntok_t *t = &m->tok[m->f[F_t]];
-	if (t->type != JSMN_STRING)
+	const struct fld *v = &m->f[F_t];
+	if (v->type != FV_STRING)
 		return -1;
-	const char *s = m->buf + t->start;
-	size_t n = (size_t)(t->end - t->start);
-	if (clock_parse_rfc3339(s, n, out) == 0)
+	const char *s = m->buf + v->off;
+	size_t n = v->len;
+	if (time_fast(m->fp, s, n, out) == 0 || clock_parse_rfc3339(s, n, out) == 0)
 		return 0;
 	if (!memchr(s, '\\', n))
 		return -1;
@@ -687,30 +751,29 @@ static int timestamp(const struct msg *m, int64_t *out)
 }
 
 /* The byte range of the "T" member plus one adjacent comma, relative to the
- * object start: the following comma if there is one, else the preceding. */
-static void type_cut(const char *buf, const jsmntok_t *obj, const jsmntok_t *key,
-		     const jsmntok_t *val, struct event *ev)
+ * object [os, oe): the following comma if there is one, else the preceding.
+ * a is the key's opening quote, b just past the value's closing quote. */
+static void type_cut(const char *buf, int os, int oe, int a, int b, struct event *ev)
 {
-	int a = key->start - 1, b = val->end + 1;
 	int j = b;
-	while (j < obj->end && is_ws(buf[j]))
+	while (j < oe && is_ws(buf[j]))
 		j++;
 	if (buf[j] == ',') {
 		b = j + 1;
 	} else {
 		j = a - 1;
-		while (j > obj->start && is_ws(buf[j]))
+		while (j > os && is_ws(buf[j]))
 			j--;
 		if (buf[j] == ',')
 			a = j;
 	}
-	ev->type_off = (uint32_t)(a - obj->start);
+	ev->type_off = (uint32_t)(a - os);
 	ev->type_len = (uint32_t)(b - a);
 }
 
 #define REQUIRE(m, k)                                                                              \
 	do {                                                                                       \
-		if (!(m)->f[k])                                                                    \
+		if (!(m)->f[k].type)                                                               \
 			return FRAME_REJ_MISSING_FIELD;                                            \
 	} while (0)
 
@@ -719,12 +782,11 @@ static int fill(struct msg *m, struct event *ev)
 {
 	enum event_kind k = ev->kind;
 	if (k >= EVENT_CTL_SUCCESS) {
-		if (m->f[F_msg] && m->tok[m->f[F_msg]].type == JSMN_STRING) {
-			const jsmntok_t *t = &m->tok[m->f[F_msg]];
-			ev->u.ctl.msg.p = m->buf + t->start;
-			ev->u.ctl.msg.n = (uint32_t)(t->end - t->start);
+		if (m->f[F_msg].type == FV_STRING) {
+			ev->u.ctl.msg.p = m->buf + m->f[F_msg].off;
+			ev->u.ctl.msg.n = m->f[F_msg].len;
 		}
-		if (k == EVENT_CTL_ERROR && m->f[F_code]) {
+		if (k == EVENT_CTL_ERROR && m->f[F_code].type) {
 			int64_t c;
 			if (integer(m, F_code, INT_MIN, &c) || c > INT_MAX)
 				return FRAME_REJ_BAD_NUMBER;
@@ -785,13 +847,13 @@ static int fill(struct msg *m, struct event *ev)
 		    num(m, F_c, &b->c) || num(m, F_v, &b->v) || num_opt(m, F_vw, &b->vw))
 			return FRAME_REJ_BAD_NUMBER;
 		b->n = -1;
-		if (m->f[F_n] && integer(m, F_n, 0, &b->n))
+		if (m->f[F_n].type && integer(m, F_n, 0, &b->n))
 			return FRAME_REJ_BAD_NUMBER;
 		break;
 	}
 	case EVENT_CORRECTION:
 		ev->u.trade.id = -1;
-		if ((m->f[F_ci] && integer(m, F_ci, 0, &ev->u.trade.id)) ||
+		if ((m->f[F_ci].type && integer(m, F_ci, 0, &ev->u.trade.id)) ||
 		    num_opt(m, F_cp, &ev->u.trade.price) || num_opt(m, F_cs, &ev->u.trade.size))
 			return FRAME_REJ_BAD_NUMBER;
 		break;
@@ -811,6 +873,18 @@ static void reject(struct frame_stats *d, enum frame_reject r)
 	d->by_reason[r]++;
 }
 
+/* Counts a read message: 1 if ev is to be delivered. */
+static unsigned tally(struct frame_stats *d, const struct event *ev, int why)
+{
+	if (why >= 0)
+		reject(d, (enum frame_reject)why);
+	else if (ev->kind == EVENT_NONE)
+		d->unknown_type++;
+	else
+		return 1;
+	return 0;
+}
+
 static void stats_add(struct frame_stats *st, const struct frame_stats *d)
 {
 	st->messages += d->messages;
@@ -821,18 +895,45 @@ static void stats_add(struct frame_stats *st, const struct frame_stats *d)
 		st->by_reason[i] += d->by_reason[i];
 }
 
+/* What both paths do once a message's members are collected: the type, the
+ * fields, the raw slice. Sets *why to a frame_reject, or to -1 with ev
+ * filled (ev->kind EVENT_NONE for an unknown T). */
+static void finish_object(struct msg *m, int os, int oe, struct event *ev, int *why)
+{
+	const struct fld *t = &m->f[F_T];
+	*why = -1;
+	ev->kind = EVENT_NONE;
+	if (t->type != FV_STRING || m->dup_type) {
+		*why = FRAME_REJ_NO_TYPE;
+		return;
+	}
+	ev->kind = kind_of(m->buf + t->off, t->len);
+	if (ev->kind == EVENT_NONE)
+		return;
+	*why = fill(m, ev);
+	if (*why >= 0)
+		return;
+	ev->raw.p = m->buf + os;
+	ev->raw.n = (uint32_t)(oe - os);
+	type_cut(m->buf, os, oe, (int)m->t_key, (int)m->t_end, ev);
+}
+
+static inline uint8_t fval_of(const jsmntok_t *t)
+{
+	return t->type == JSMN_STRING ? FV_STRING : t->type == JSMN_PRIMITIVE ? FV_PRIMITIVE : FV_CONTAINER;
+}
+
 /* Reads the message object at token k, checking its syntax on the way.
- * Returns the index after it, or -1 if the frame is malformed. Then *why
- * is a frame_reject, or -1 with ev filled (ev->kind EVENT_NONE for an
- * unknown T). */
-static int read_object(struct msg *m, int n, int k, struct event *ev, int *why)
+ * Returns the index after it, or -1 if the frame is malformed; then *why as
+ * finish_object. */
+static int read_object(struct msg *m, const jsmntok_t *tok, int n, int k, struct event *ev,
+		       int *why)
 {
 	const char *buf = m->buf;
-	const jsmntok_t *tok = m->tok;
 	int cur = tok[k].start + 1;
-	bool dup_type = false;
 	int j = k + 1;
 	memset(m->f, 0, sizeof(m->f));
+	m->dup_type = false;
 	while (j < n && tok[j].parent == k) {
 		const jsmntok_t *key = &tok[j];
 		if (key->type != JSMN_STRING || key->size != 1 || j + 1 >= n)
@@ -841,37 +942,193 @@ static int read_object(struct msg *m, int n, int k, struct event *ev, int *why)
 		if (!sep_ok(buf, cur, key->start - 1, j == k + 1 ? 0 : ',') ||
 		    !sep_ok(buf, key->end + 1, tok_outer_start(val), ':'))
 			return -1;
-		int fk = key_of(buf, key);
+		int fk = key_of(buf + key->start, (size_t)(key->end - key->start));
 		if (fk < 0)
 			return -1;
 		int next = check_value(buf, tok, n, j + 1, 2);
 		if (next < 0)
 			return -1;
-		if (fk == F_T && m->f[F_T])
-			dup_type = true;
-		m->f[fk] = j + 1;
+		if (fk == F_T) {
+			m->dup_type |= m->f[F_T].type != FV_NONE;
+			m->t_key = (uint32_t)key->start - 1;
+			m->t_end = (uint32_t)tok_outer_end(val);
+		}
+		m->f[fk] = (struct fld){(uint32_t)val->start, (uint32_t)(val->end - val->start), fval_of(val)};
 		cur = tok_outer_end(val);
 		j = next;
 	}
 	if (!sep_ok(buf, cur, tok[k].end - 1, 0))
 		return -1;
-
-	*why = -1;
-	ev->kind = EVENT_NONE;
-	if (!m->f[F_T] || dup_type || tok[m->f[F_T]].type != JSMN_STRING) {
-		*why = FRAME_REJ_NO_TYPE;
-		return j;
-	}
-	ev->kind = kind_of(buf, &tok[m->f[F_T]]);
-	if (ev->kind == EVENT_NONE)
-		return j;
-	*why = fill(m, ev);
-	if (*why >= 0)
-		return j;
-	ev->raw.p = buf + tok[k].start;
-	ev->raw.n = (uint32_t)(tok[k].end - tok[k].start);
-	type_cut(buf, &tok[k], &tok[m->f[F_T] - 1], &tok[m->f[F_T]], ev);
+	finish_object(m, tok[k].start, tok[k].end, ev, why);
 	return j;
+}
+
+/* ---- the single pass -------------------------------------------------- */
+
+static int grow_ev(struct frame_parser *p);
+
+/* What Alpaca sends is compact: no whitespace, no escapes, flat objects
+ * whose values are strings, numbers or arrays of strings. One pass over the
+ * bytes checks exactly that grammar and collects the members; anything else
+ * (whitespace, a backslash, a nested object, a non-object element, an empty
+ * array or object, a malformed token) makes it give up, and the frame goes
+ * to the jsmn path, which handles all of JSON. What the single pass accepts
+ * is valid JSON, read by the same finish_object, so both paths agree. */
+
+/* The string whose opening quote is at i: the index of its closing quote,
+ * or 0 to give up (escape, control byte, end of buffer). */
+static inline size_t fast_string(const char *b, size_t len, size_t i)
+{
+	for (i++; i < len; i++) {
+		unsigned char c = (unsigned char)b[i];
+		if (c == '"')
+			return i;
+		if (c == '\\' || c < 0x20)
+			return 0;
+	}
+	return 0;
+}
+
+static inline size_t fast_digits(const char *b, size_t len, size_t i)
+{
+	while (i < len && is_digit(b[i]))
+		i++;
+	return i;
+}
+
+/* The number or literal starting at i: the index just past it, or 0. The
+ * grammar is primitive_ok's; the delimiter after it is the caller's check. */
+static size_t fast_primitive(const char *b, size_t len, size_t i)
+{
+	switch (b[i]) {
+	case 't': return len - i > 4 && memcmp(b + i, "true", 4) == 0 ? i + 4 : 0;
+	case 'f': return len - i > 5 && memcmp(b + i, "false", 5) == 0 ? i + 5 : 0;
+	case 'n': return len - i > 4 && memcmp(b + i, "null", 4) == 0 ? i + 4 : 0;
+	default: break;
+	}
+	if (b[i] == '-')
+		i++;
+	if (i >= len || !is_digit(b[i]))
+		return 0;
+	i = b[i] == '0' ? i + 1 : fast_digits(b, len, i + 1);
+	if (i < len && b[i] == '.') {
+		if (++i >= len || !is_digit(b[i]))
+			return 0;
+		i = fast_digits(b, len, i + 1);
+	}
+	if (i < len && (b[i] == 'e' || b[i] == 'E')) {
+		if (++i < len && (b[i] == '+' || b[i] == '-'))
+			i++;
+		if (i >= len || !is_digit(b[i]))
+			return 0;
+		i = fast_digits(b, len, i + 1);
+	}
+	return i;
+}
+
+/* The array of strings and primitives at i (Alpaca's trade conditions, a
+ * subscription's lists): the index just past it, or 0. */
+static size_t fast_flat_array(const char *b, size_t len, size_t i)
+{
+	if (b[i + 1] == ']')
+		return i + 2;
+	for (i++; i < len;) {
+		if (b[i] == '"') {
+			i = fast_string(b, len, i);
+			if (!i)
+				return 0;
+			i++;
+		} else {
+			i = fast_primitive(b, len, i);
+			if (!i)
+				return 0;
+		}
+		if (i >= len)
+			return 0;
+		if (b[i] == ']')
+			return i + 1;
+		if (b[i++] != ',')
+			return 0;
+	}
+	return 0;
+}
+
+/* The whole frame in one pass. Returns the number of events (in p->ev,
+ * stats in *d), or -1 to hand the frame to the jsmn path. buf[len - 1] is
+ * ']', which bounds every scan below without a length check of its own. */
+static int fast_frame(struct frame_parser *p, const char *buf, size_t len, struct frame_stats *d)
+{
+	if (len < 4 || buf[0] != '[' || buf[len - 1] != ']')
+		return -1;
+	struct msg m = {.fp = p, .buf = buf};
+	unsigned nev = 0;
+	size_t i = 1;
+	for (;;) {
+		if (buf[i] != '{' || buf[i + 1] != '"')
+			return -1; /* not an object, empty object, whitespace */
+		size_t os = i++;
+		memset(m.f, 0, sizeof(m.f));
+		m.dup_type = false;
+		for (;;) {
+			/* buf[i] is '"' here */
+			size_t ke = fast_string(buf, len, i);
+			if (!ke || buf[ke + 1] != ':')
+				return -1;
+			size_t ks = i + 1;
+			/* an escape-free key: key_of's classification without its checks */
+			int fk = key_decoded(buf + ks, ke - ks);
+			struct fld v;
+			i = ke + 2;
+			if (buf[i] == '"') {
+				size_t e = fast_string(buf, len, i);
+				if (!e)
+					return -1;
+				v = (struct fld){(uint32_t)i + 1, (uint32_t)(e - i - 1), FV_STRING};
+				i = e + 1;
+			} else if (buf[i] == '[') {
+				size_t e = fast_flat_array(buf, len, i);
+				if (!e)
+					return -1;
+				v = (struct fld){(uint32_t)i, (uint32_t)(e - i), FV_CONTAINER};
+				i = e;
+			} else {
+				size_t e = fast_primitive(buf, len, i);
+				if (!e)
+					return -1;
+				v = (struct fld){(uint32_t)i, (uint32_t)(e - i), FV_PRIMITIVE};
+				i = e;
+			}
+			if (fk == F_T) {
+				m.dup_type |= m.f[F_T].type != FV_NONE;
+				m.t_key = (uint32_t)ks - 1;
+				m.t_end = (uint32_t)i;
+			}
+			m.f[fk] = v;
+			if (i >= len)
+				return -1;
+			if (buf[i] == '}')
+				break;
+			if (buf[i] != ',' || buf[i + 1] != '"')
+				return -1;
+			i++;
+		}
+		i++; /* past '}' */
+		if (nev == p->nev && grow_ev(p))
+			return -1; /* the jsmn path reports ENOMEM */
+		struct event *ev = &p->ev[nev];
+		memset(ev, 0, sizeof(*ev));
+		int why;
+		finish_object(&m, (int)os, (int)i, ev, &why);
+		d->messages++;
+		nev += tally(d, ev, why);
+		if (i >= len)
+			return -1;
+		if (buf[i] == ']')
+			return i + 1 == len ? (int)nev : -1;
+		if (buf[i] != ',')
+			return -1;
+		i++;
+	}
 }
 
 /* Doubles the token or event array; both are kept for the next frame. */
@@ -895,6 +1152,59 @@ static int grow_ev(struct frame_parser *p)
 	return 0;
 }
 
+/* The jsmn path: any JSON. Returns the number of events (in p->ev, stats in
+ * *d), -EPROTO or -ENOMEM. */
+static int jsmn_frame(struct frame_parser *p, const char *buf, size_t len, struct frame_stats *d)
+{
+	jsmn_parser jp;
+	jsmn_init(&jp);
+	int r;
+	for (;;) {
+		r = jsmn_parse(&jp, buf, len, p->tok, p->ntok);
+		if (r != JSMN_ERROR_NOMEM)
+			break;
+		/* jsmn resumes where it stopped once given more tokens */
+		if (grow_tok(p))
+			return -ENOMEM;
+	}
+	const jsmntok_t *tok = p->tok;
+	int n = (int)jp.toknext;
+	if (r < 0 || n < 1 || tok[0].type != JSMN_ARRAY || !gap_ok(buf, 0, tok[0].start, 0) ||
+	    !gap_ok(buf, tok[0].end, (int)len, 0))
+		return -EPROTO;
+
+	/* One pass checks the syntax and reads the messages into p->ev; the
+	 * events go out only once the whole frame is known to be good. */
+	struct msg m = {.fp = p, .buf = buf};
+	unsigned nev = 0;
+	int cur = tok[0].start + 1;
+	for (int k = 1; k < n;) {
+		if (!sep_ok(buf, cur, tok_outer_start(&tok[k]), k == 1 ? 0 : ','))
+			return -EPROTO;
+		cur = tok_outer_end(&tok[k]);
+		d->messages++;
+		if (tok[k].type != JSMN_OBJECT) {
+			k = check_value(buf, tok, n, k, 1);
+			if (k < 0)
+				return -EPROTO;
+			reject(d, FRAME_REJ_NOT_OBJECT);
+			continue;
+		}
+		if (nev == p->nev && grow_ev(p))
+			return -ENOMEM;
+		struct event *ev = &p->ev[nev];
+		memset(ev, 0, sizeof(*ev));
+		int why;
+		k = read_object(&m, tok, n, k, ev, &why);
+		if (k < 0)
+			return -EPROTO;
+		nev += tally(d, ev, why);
+	}
+	if (!sep_ok(buf, cur, tok[0].end - 1, 0))
+		return -EPROTO;
+	return (int)nev;
+}
+
 int frame_parse(struct frame_parser *p, const char *buf, size_t len, int64_t recv_real_ns,
 		int64_t recv_mono_ns, frame_cb cb, void *arg)
 {
@@ -905,75 +1215,25 @@ int frame_parse(struct frame_parser *p, const char *buf, size_t len, int64_t rec
 		return -EMSGSIZE;
 	}
 
-	jsmn_parser jp;
-	jsmn_init(&jp);
-	int r;
-	for (;;) {
-		r = jsmn_parse(&jp, buf, len, p->tok, p->ntok);
-		if (r != JSMN_ERROR_NOMEM)
-			break;
-		/* jsmn resumes where it stopped once given more tokens */
-		if (grow_tok(p)) {
-			p->st.frames_bad++;
-			return -ENOMEM;
-		}
-	}
-	const jsmntok_t *tok = p->tok;
-	int n = (int)jp.toknext;
-	if (r < 0 || n < 1 || tok[0].type != JSMN_ARRAY || !gap_ok(buf, 0, tok[0].start, 0) ||
-	    !gap_ok(buf, tok[0].end, (int)len, 0))
-		goto bad;
-
-	/* One pass checks the syntax and reads the messages into p->ev; the
-	 * events go out only once the whole frame is known to be good. */
 	struct frame_stats d;
 	memset(&d, 0, sizeof(d));
-	struct msg m = {.fp = p, .buf = buf, .tok = tok};
-	unsigned nev = 0;
-	int cur = tok[0].start + 1;
-	for (int k = 1; k < n;) {
-		if (!sep_ok(buf, cur, tok_outer_start(&tok[k]), k == 1 ? 0 : ','))
-			goto bad;
-		cur = tok_outer_end(&tok[k]);
-		d.messages++;
-		if (tok[k].type != JSMN_OBJECT) {
-			k = check_value(buf, tok, n, k, 1);
-			if (k < 0)
-				goto bad;
-			reject(&d, FRAME_REJ_NOT_OBJECT);
-			continue;
-		}
-		if (nev == p->nev && grow_ev(p)) {
+	int nev = fast_frame(p, buf, len, &d);
+	if (nev < 0) {
+		p->st.frames_general++;
+		memset(&d, 0, sizeof(d));
+		nev = jsmn_frame(p, buf, len, &d);
+		if (nev < 0) {
 			p->st.frames_bad++;
-			return -ENOMEM;
+			return nev;
 		}
-		struct event *ev = &p->ev[nev];
-		memset(ev, 0, sizeof(*ev));
-		int why;
-		k = read_object(&m, n, k, ev, &why);
-		if (k < 0)
-			goto bad;
-		if (why >= 0)
-			reject(&d, (enum frame_reject)why);
-		else if (ev->kind == EVENT_NONE)
-			d.unknown_type++;
-		else
-			nev++;
 	}
-	if (!sep_ok(buf, cur, tok[0].end - 1, 0))
-		goto bad;
-
 	p->st.frames++;
-	d.events = nev;
+	d.events = (uint64_t)nev;
 	stats_add(&p->st, &d);
-	for (unsigned i = 0; i < nev; i++) {
+	for (int i = 0; i < nev; i++) {
 		p->ev[i].recv_real_ns = recv_real_ns;
 		p->ev[i].recv_mono_ns = recv_mono_ns;
 		cb(arg, &p->ev[i]);
 	}
-	return (int)nev;
-
-bad:
-	p->st.frames_bad++;
-	return -EPROTO;
+	return nev;
 }

@@ -1,7 +1,8 @@
 /* frame.h - zero-copy parser of one Alpaca market-data frame.
  *
  * A frame is a JSON array of message objects, each with a "T" type member
- * (alpaca-ws.md section 3). frame_parse tokenizes the whole frame with jsmn,
+ * (alpaca-ws.md section 3). frame_parse reads a compact frame (what Alpaca
+ * sends) in one pass; anything else it tokenizes with jsmn. Either way it
  * checks that it is well-formed JSON (what jsmn lets through included:
  * separators, literals, number grammar, raw control bytes), and only then
  * calls the callback once per message it understands, in frame order, with
@@ -47,6 +48,7 @@ enum frame_reject {
 struct frame_stats {
 	uint64_t frames;       /* frames that were a well-formed JSON array */
 	uint64_t frames_bad;   /* frames rejected whole (frame_parse returned < 0) */
+	uint64_t frames_general; /* frames the single pass handed to the jsmn path (see frame.c) */
 	uint64_t messages;     /* array elements seen in good frames */
 	uint64_t events;       /* events delivered */
 	uint64_t unknown_type; /* messages skipped for an unknown "T" */

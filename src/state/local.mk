@@ -1,6 +1,10 @@
-# src/state build fragment: the checkpoint container and the file store.
+# src/state build fragment: the checkpoint container and the stores.
+#   snapshot   the versioned checkpoint container
+#   manifest   checkpoint names and the MANIFEST text, shared by the stores
+#   store_fs   file:// store on the threadpool
 src_libtorghut_a_SOURCES += \
 	src/state/snapshot.c src/state/snapshot.h \
+	src/state/manifest.c src/state/manifest.h src/state/store_types.h \
 	src/state/store_fs.c src/state/store_fs.h
 
 check_PROGRAMS += tests/unit/state/test_snapshot tests/unit/state/test_store_fs

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "state/store_fs.h"
+#include "state/manifest.h"
 #include "state/snapshot.h"
 
 #include <dirent.h>
@@ -16,9 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define SNAP_NAME "state.snap"
-#define MANIFEST_NAME "MANIFEST"
-#define MANIFEST_MAX 4096
+#define SNAP_NAME MANIFEST_SNAP_NAME
 
 enum job_kind { J_WRITE, J_WRITE_TO, J_LATEST, J_READ_DIR, J_CLOSE };
 
@@ -31,7 +30,7 @@ struct job {
 	char *root;             /* the store directory */
 	char *dir;              /* write_to / read_dir target */
 	unsigned retain;
-	uint64_t id;
+	uint64_t id;            /* write: the id; latest: the upper bound */
 	const void *buf;        /* caller's, valid until the callback */
 	size_t n;
 	/* Outputs. */
@@ -39,11 +38,12 @@ struct job {
 	uint8_t *rbuf;
 	size_t rlen;
 	uint64_t rid;
-	struct store_fs_skip *skips;
+	struct store_skip *skips;
 	size_t nskips, capskips;
+	char error[STORE_REASON_MAX];   /* status < 0 not explained by skips */
 	/* Callback. */
-	store_fs_write_cb wcb;
-	store_fs_latest_cb lcb;
+	store_write_cb wcb;
+	store_latest_cb lcb;
 	void *arg;
 };
 
@@ -54,7 +54,7 @@ struct store_fs {
 	struct job *head, *tail;
 	int running;
 	int closing;
-	store_fs_close_cb close_cb;
+	store_close_cb close_cb;
 	void *close_arg;
 };
 
@@ -68,8 +68,9 @@ static int path_join(char *out, size_t cap, const char *a, const char *b)
 
 static int chk_path(char *out, size_t cap, const char *root, uint64_t id)
 {
-	int k = snprintf(out, cap, "%s/chk-%020" PRIu64, root, id);
-	return k < 0 || (size_t)k >= cap ? -ENAMETOOLONG : 0;
+	char name[MANIFEST_CHK_LEN + 1];
+	manifest_chk_name(name, sizeof(name), id);
+	return path_join(out, cap, root, name);
 }
 
 static int fsync_dir(const char *dir)
@@ -172,44 +173,6 @@ static int read_all(const char *path, size_t max, uint8_t **out, size_t *len)
 	return 0;
 }
 
-static int manifest_format(char *out, size_t cap, uint64_t id, size_t size, uint32_t crc)
-{
-	int k = snprintf(out, cap, "torghut-checkpoint 1\nid %" PRIu64 "\nfile " SNAP_NAME
-			 " %zu %08" PRIx32 "\n", id, size, crc);
-	if (k < 0 || (size_t)k >= cap)
-		return -ENAMETOOLONG;
-	uint32_t mc = snapshot_crc32(0, out, (size_t)k);
-	int k2 = snprintf(out + k, cap - (size_t)k, "crc %08" PRIx32 "\n", mc);
-	if (k2 < 0 || (size_t)k2 >= cap - (size_t)k)
-		return -ENAMETOOLONG;
-	return k + k2;
-}
-
-/* Parses a MANIFEST: 0, or -EINVAL with the reason. Strict: the text must be
- * exactly what manifest_format writes for the values it names. */
-static int manifest_parse(const char *text, size_t len, uint64_t *id, size_t *size,
-			  uint32_t *crc, char *why, size_t whylen)
-{
-	uint64_t i;
-	size_t sz;
-	uint32_t c;
-	if (sscanf(text, "torghut-checkpoint 1\nid %" SCNu64 "\nfile " SNAP_NAME " %zu %" SCNx32,
-		   &i, &sz, &c) != 3) {
-		snprintf(why, whylen, "MANIFEST unreadable");
-		return -EINVAL;
-	}
-	char want[512];
-	int k = manifest_format(want, sizeof(want), i, sz, c);
-	if (k < 0 || (size_t)k != len || memcmp(want, text, len) != 0) {
-		snprintf(why, whylen, "MANIFEST corrupt (CRC or layout)");
-		return -EINVAL;
-	}
-	*id = i;
-	*size = sz;
-	*crc = c;
-	return 0;
-}
-
 /* Checks one checkpoint directory. 0 with the snapshot in *buf; -ENOENT when
  * there is no MANIFEST (never completed); -EINVAL and why when corrupt. */
 static int verify_dir(const char *dir, uint8_t **buf, size_t *len, uint64_t *id,
@@ -247,34 +210,10 @@ static int verify_dir(const char *dir, uint8_t **buf, size_t *len, uint64_t *id,
 		snprintf(why, whylen, SNAP_NAME ": %s", strerror(-rc));
 		return rc == -ENOMEM ? rc : -EINVAL;
 	}
-	if (bl != size) {
-		snprintf(why, whylen, SNAP_NAME " truncated: %zu bytes, MANIFEST says %zu", bl, size);
+	rc = manifest_check(b, bl, *id, size, crc, why, whylen);
+	if (rc) {
 		free(b);
-		return -EINVAL;
-	}
-	uint32_t got = snapshot_crc32(0, b, bl);
-	if (got != crc) {
-		snprintf(why, whylen, SNAP_NAME " CRC %08" PRIx32 ", MANIFEST says %08" PRIx32,
-			 got, crc);
-		free(b);
-		return -EINVAL;
-	}
-	struct snapshot snap;
-	char err[160];
-	if (snapshot_read(b, bl, &snap, err, sizeof(err)) < 0) {
-		snprintf(why, whylen, SNAP_NAME ": %s", err);
-		int v = snapshot_version(b, bl);
-		free(b);
-		/* The file matches its MANIFEST, so the version is real, not damage. */
-		if (v >= 0 && (v < SNAPSHOT_VERSION_MIN || v > SNAPSHOT_VERSION))
-			return -EPROTO;
-		return -EINVAL;
-	}
-	if (snap.id != *id) {
-		snprintf(why, whylen, SNAP_NAME " holds checkpoint %" PRIu64 ", MANIFEST says %" PRIu64,
-			 snap.id, *id);
-		free(b);
-		return -EINVAL;
+		return rc;
 	}
 	*buf = b;
 	*len = bl;
@@ -299,13 +238,8 @@ static int list_ids(const char *root, uint64_t **ids, size_t *n)
 	struct dirent *e;
 	int rc = 0;
 	while ((e = readdir(d))) {
-		const char *p = e->d_name;
-		if (strncmp(p, "chk-", 4) != 0 || strlen(p) != 4 + 20)
-			continue;
-		char *end;
-		errno = 0;
-		unsigned long long v = strtoull(p + 4, &end, 10);
-		if (*end || errno || p[4] < '0' || p[4] > '9')
+		uint64_t v;
+		if (manifest_chk_parse(e->d_name, strlen(e->d_name), &v))
 			continue;
 		if (*n == cap) {
 			cap = cap ? cap * 2 : 16;
@@ -332,7 +266,7 @@ static int list_ids(const char *root, uint64_t **ids, size_t *n)
 
 static int has_manifest(const char *dir)
 {
-	char path[PATH_MAX], why[STORE_FS_REASON_MAX];
+	char path[PATH_MAX], why[STORE_REASON_MAX];
 	uint8_t *m;
 	size_t ml, size;
 	uint64_t id;
@@ -435,13 +369,13 @@ static void skip_add(struct job *j, uint64_t id, const char *why)
 {
 	if (j->nskips == j->capskips) {
 		size_t cap = j->capskips ? j->capskips * 2 : 4;
-		struct store_fs_skip *g = realloc(j->skips, cap * sizeof(*g));
+		struct store_skip *g = realloc(j->skips, cap * sizeof(*g));
 		if (!g)
 			return;         /* the report is best effort */
 		j->skips = g;
 		j->capskips = cap;
 	}
-	struct store_fs_skip *sk = &j->skips[j->nskips++];
+	struct store_skip *sk = &j->skips[j->nskips++];
 	sk->id = id;
 	snprintf(sk->reason, sizeof(sk->reason), "%s", why);
 }
@@ -451,12 +385,17 @@ static void work_latest(struct job *j)
 	uint64_t *ids;
 	size_t n;
 	j->status = list_ids(j->root, &ids, &n);
-	if (j->status)
+	if (j->status) {
+		if (j->status != -ENOENT)
+			snprintf(j->error, sizeof(j->error), "%s: %s", j->root, strerror(-j->status));
 		return;
+	}
 	j->status = -ENOENT;
 	for (size_t i = 0; i < n; i++) {
-		char path[PATH_MAX], why[STORE_FS_REASON_MAX] = "";
+		char path[PATH_MAX], why[STORE_REASON_MAX] = "";
 		uint64_t mid = 0;
+		if (ids[i] > j->id)
+			continue;       /* above the bound: not ours to look at */
 		if (chk_path(path, sizeof(path), j->root, ids[i]))
 			continue;
 		int rc = verify_dir(path, &j->rbuf, &j->rlen, &mid, why, sizeof(why));
@@ -507,7 +446,7 @@ static void work_cb(uv_work_t *req)
 		work_latest(j);
 		break;
 	case J_READ_DIR: {
-		char why[STORE_FS_REASON_MAX] = "";
+		char why[STORE_REASON_MAX] = "";
 		j->status = verify_dir(j->dir, &j->rbuf, &j->rlen, &j->rid, why, sizeof(why));
 		if (j->status && j->status != -ENOMEM)
 			skip_add(j, 0, why);
@@ -546,7 +485,7 @@ static void job_free(struct job *j)
 
 static void store_free(struct store_fs *s)
 {
-	store_fs_close_cb cb = s->close_cb;
+	store_close_cb cb = s->close_cb;
 	void *arg = s->close_arg;
 	free(s->dir);
 	free(s);
@@ -569,10 +508,10 @@ static void after_cb(uv_work_t *req, int status)
 		break;
 	case J_LATEST:
 	case J_READ_DIR: {
-		struct store_fs_latest res = {
+		struct store_latest res = {
 			.status = j->status, .id = j->status ? 0 : j->rid,
 			.buf = j->status ? NULL : j->rbuf, .len = j->status ? 0 : j->rlen,
-			.skipped = j->skips, .nskipped = j->nskips,
+			.skipped = j->skips, .nskipped = j->nskips, .error = j->error,
 		};
 		if (j->lcb)
 			j->lcb(&res, j->arg);
@@ -634,7 +573,7 @@ int store_fs_new(uv_loop_t *loop, const char *dir, unsigned retain, struct store
 }
 
 static int write_common(struct store_fs *s, enum job_kind kind, const char *dir, uint64_t id,
-			const void *buf, size_t n, store_fs_write_cb cb, void *arg)
+			const void *buf, size_t n, store_write_cb cb, void *arg)
 {
 	if (s->closing)
 		return -ECANCELED;
@@ -653,46 +592,47 @@ static int write_common(struct store_fs *s, enum job_kind kind, const char *dir,
 }
 
 int store_fs_write(struct store_fs *s, uint64_t id, const void *buf, size_t n,
-		   store_fs_write_cb cb, void *arg)
+		   store_write_cb cb, void *arg)
 {
 	return write_common(s, J_WRITE, NULL, id, buf, n, cb, arg);
 }
 
 int store_fs_write_to(struct store_fs *s, const char *dir, uint64_t id, const void *buf,
-		      size_t n, store_fs_write_cb cb, void *arg)
+		      size_t n, store_write_cb cb, void *arg)
 {
 	if (!dir || !*dir)
 		return -EINVAL;
 	return write_common(s, J_WRITE_TO, dir, id, buf, n, cb, arg);
 }
 
-static int read_common(struct store_fs *s, enum job_kind kind, const char *dir,
-		       store_fs_latest_cb cb, void *arg)
+static int read_common(struct store_fs *s, enum job_kind kind, const char *dir, uint64_t max_id,
+		       store_latest_cb cb, void *arg)
 {
 	if (s->closing)
 		return -ECANCELED;
 	struct job *j = job_new(s, kind, dir);
 	if (!j)
 		return -ENOMEM;
+	j->id = max_id;
 	j->lcb = cb;
 	j->arg = arg;
 	submit(s, j);
 	return 0;
 }
 
-int store_fs_latest(struct store_fs *s, store_fs_latest_cb cb, void *arg)
+int store_fs_latest(struct store_fs *s, uint64_t max_id, store_latest_cb cb, void *arg)
 {
-	return read_common(s, J_LATEST, NULL, cb, arg);
+	return read_common(s, J_LATEST, NULL, max_id, cb, arg);
 }
 
-int store_fs_read_dir(struct store_fs *s, const char *dir, store_fs_latest_cb cb, void *arg)
+int store_fs_read_dir(struct store_fs *s, const char *dir, store_latest_cb cb, void *arg)
 {
 	if (!dir || !*dir)
 		return -EINVAL;
-	return read_common(s, J_READ_DIR, dir, cb, arg);
+	return read_common(s, J_READ_DIR, dir, 0, cb, arg);
 }
 
-void store_fs_close(struct store_fs *s, store_fs_close_cb cb, void *arg)
+void store_fs_close(struct store_fs *s, store_close_cb cb, void *arg)
 {
 	if (s->closing)
 		return;

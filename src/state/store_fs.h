@@ -1,20 +1,11 @@
 /* store_fs.h - checkpoints in a local directory (the file:// store).
  *
- * Layout under the store directory:
- *     chk-<id, 20 digits>/state.snap   the snapshot (snapshot.h)
- *     chk-<id, 20 digits>/MANIFEST     written last: marks the checkpoint complete
- *
- * MANIFEST is text:
- *     torghut-checkpoint 1
- *     id <id>
- *     file state.snap <size> <crc32 hex>
- *     crc <crc32 hex of the lines above>
- *
- * Every file is written as <name>.tmp, fsynced, renamed, and the directory
- * fsynced, so after a crash a checkpoint is either complete or has no
- * MANIFEST (and is ignored). All file work runs on the uv threadpool; the
- * loop thread only queues jobs and receives results in after-work callbacks.
- * Jobs of one store run one at a time, in submission order.
+ * Layout and MANIFEST format: manifest.h. Every file is written as
+ * <name>.tmp, fsynced, renamed, and the directory fsynced, so after a crash
+ * a checkpoint is either complete or has no MANIFEST (and is ignored). All
+ * file work runs on the uv threadpool; the loop thread only queues jobs and
+ * receives results in after-work callbacks. Jobs of one store run one at a
+ * time, in submission order.
  *
  * Retention: after a successful store_fs_write, complete checkpoints beyond
  * the newest `retain`, and incomplete ones older than the newest complete one
@@ -26,30 +17,9 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "state/store_types.h"
+
 struct store_fs;
-
-#define STORE_FS_REASON_MAX 200
-
-/* A checkpoint store_fs_latest passed over, and why. */
-struct store_fs_skip {
-	uint64_t id;
-	char reason[STORE_FS_REASON_MAX];
-};
-
-/* What store_fs_latest found. Valid only during the callback: copy or load
- * what is needed before returning. */
-struct store_fs_latest {
-	int status;             /* 0, -ENOENT (no complete checkpoint), or -errno */
-	uint64_t id;
-	const uint8_t *buf;     /* the validated snapshot bytes */
-	size_t len;
-	const struct store_fs_skip *skipped;    /* newest first */
-	size_t nskipped;
-};
-
-typedef void (*store_fs_write_cb)(int status, void *arg);
-typedef void (*store_fs_latest_cb)(const struct store_fs_latest *res, void *arg);
-typedef void (*store_fs_close_cb)(void *arg);
 
 /* Does no I/O: the directory is created by the first write. retain >= 1.
  * 0, -EINVAL, -ENOMEM. */
@@ -61,26 +31,27 @@ int store_fs_new(uv_loop_t *loop, const char *dir, unsigned retain, struct store
  * with that id exists. Returns 0 (cb will run) or -ECANCELED after
  * store_fs_close, -ENOMEM (cb will not run). */
 int store_fs_write(struct store_fs *s, uint64_t id, const void *buf, size_t n,
-		   store_fs_write_cb cb, void *arg);
+		   store_write_cb cb, void *arg);
 
 /* A savepoint: the same two files written directly into `dir` (created if
  * missing, its parent must exist), never pruned. Same contract otherwise. */
 int store_fs_write_to(struct store_fs *s, const char *dir, uint64_t id, const void *buf,
-		      size_t n, store_fs_write_cb cb, void *arg);
+		      size_t n, store_write_cb cb, void *arg);
 
-/* Finds the newest complete checkpoint whose MANIFEST is intact and whose
- * snapshot matches it (size, CRC) and passes snapshot_read; newer ones that
- * are incomplete, damaged or truncated are passed over and reported in
- * res->skipped (newest first). An intact snapshot in a format version this
- * build cannot read stops the search: res->status -EPROTO, the explanation
- * is the last entry of res->skipped (falling back past it would silently
- * regress the state). No checkpoint at all: -ENOENT.
+/* Finds the newest complete checkpoint with id <= max_id (UINT64_MAX: no
+ * bound) whose MANIFEST is intact and whose snapshot matches it (size, CRC)
+ * and passes snapshot_read; newer ones that are incomplete, damaged or
+ * truncated are passed over and reported in res->skipped (newest first; ids
+ * above max_id are not looked at). An intact snapshot in a format version
+ * this build cannot read stops the search: res->status -EPROTO, the
+ * explanation is the last entry of res->skipped (falling back past it would
+ * silently regress the state). No checkpoint at all: -ENOENT.
  * Returns 0 (cb will run) or -ECANCELED, -ENOMEM. */
-int store_fs_latest(struct store_fs *s, store_fs_latest_cb cb, void *arg);
+int store_fs_latest(struct store_fs *s, uint64_t max_id, store_latest_cb cb, void *arg);
 
 /* Same checks on one checkpoint or savepoint directory. */
-int store_fs_read_dir(struct store_fs *s, const char *dir, store_fs_latest_cb cb, void *arg);
+int store_fs_read_dir(struct store_fs *s, const char *dir, store_latest_cb cb, void *arg);
 
 /* Jobs already queued finish (their callbacks run), later calls get
  * -ECANCELED; then cb runs and the store is freed. cb may be NULL. */
-void store_fs_close(struct store_fs *s, store_fs_close_cb cb, void *arg);
+void store_fs_close(struct store_fs *s, store_close_cb cb, void *arg);

@@ -4,8 +4,13 @@ torghut client uses. Standard library only. Listens on 127.0.0.1:0 (or
 --port), prints the port on stdout, serves until killed.
 
 State is in memory: subjects -> versions, global schema ids (the same schema
-text gets the same id everywhere), per-subject compatibility (default
-BACKWARD, enforced on register for the Avro cases torghut cares about).
+text and type get the same id everywhere), per-subject compatibility
+(default BACKWARD, enforced on register for the Avro cases torghut cares
+about). schemaType AVRO (the default when absent) and JSON: stored, matched by
+lookup together with the text, returned (when not AVRO) as Confluent does;
+BACKWARD for JSON Schema: no property removed, no new required property, no
+type narrowed, no enum value removed, open objects stay open, every old anyOf
+branch accepted by a new one.
 
 Control knobs (not part of the registry API):
   POST /_fail  {"status": 500, "count": N}  next N requests answer status
@@ -130,7 +135,72 @@ def readable(w, r, wt, rt, path, seen):
         readable(w["values"], r["values"], wt, rt, path + "{}", seen)
 
 
-def compat_messages(old, new, level):
+JSON_ANNOTATIONS = {"$schema", "$id", "$comment", "title", "description", "examples", "default"}
+
+
+def jtypes(s):
+    t = s.get("type")
+    return None if t is None else set([t] if isinstance(t, str) else t)
+
+
+def json_readable(old, new, path):
+    """Raise Incompatible unless every document valid under old is valid under new."""
+    here = path or "schema"
+    if new is True or new == {}:
+        return
+    if old is False:
+        return
+    if new is False or old is True:
+        raise Incompatible("%s: schema narrowed" % here)
+    for kw in ("anyOf", "oneOf"):
+        if kw in old:
+            rest = {k: v for k, v in old.items() if k not in ("anyOf", "oneOf")}
+            for i, b in enumerate(old[kw]):
+                json_readable(dict(rest, **b) if isinstance(b, dict) else b, new,
+                              "%s%s[%d]" % (path + "." if path else "", kw, i))
+            return
+    for kw in ("anyOf", "oneOf"):
+        if kw in new:
+            json_readable(old, {k: v for k, v in new.items() if k not in ("anyOf", "oneOf")}, path)
+            for b in new[kw]:
+                try:
+                    json_readable(old, b, path)
+                    return
+                except Incompatible:
+                    pass
+            raise Incompatible("%s: no branch of the new %s accepts the old schema" % (here, kw))
+    to, tn = jtypes(old), jtypes(new)
+    if tn is not None:
+        widened = set(tn) | ({"integer"} if "number" in tn else set())
+        if to is None or not to <= widened:
+            raise Incompatible("%s: type changed %s -> %s" % (here, sorted(to or ["any"]), sorted(tn)))
+    eo = old.get("enum", [old["const"]] if "const" in old else None)
+    en = new.get("enum", [new["const"]] if "const" in new else None)
+    if en is not None and (eo is None or any(v not in en for v in eo)):
+        raise Incompatible("%s: enum values removed" % here)
+    po, pn = old.get("properties", {}), new.get("properties", {})
+    for k, v in po.items():
+        if k not in pn:
+            raise Incompatible("%s: property %s removed" % (here, k))
+        json_readable(v, pn[k], (path + "." if path else "") + k)
+    for k in new.get("required", []):
+        if k not in old.get("required", []):
+            raise Incompatible("%s: new required property %s" % (here, k))
+    if new.get("additionalProperties") is False and old.get("additionalProperties") is not False:
+        raise Incompatible("%s: additional properties no longer allowed" % here)
+    if "items" in new:
+        if "items" not in old:
+            raise Incompatible("%s: items constrained" % here)
+        json_readable(old["items"], new["items"], path + "[]")
+    for k, v in new.items():
+        if k in JSON_ANNOTATIONS or k in ("type", "enum", "const", "properties", "required",
+                                         "additionalProperties", "items"):
+            continue
+        if old.get(k) != v:
+            raise Incompatible("%s: %s added or changed" % (here, k))
+
+
+def compat_messages(old, new, level, stype="AVRO"):
     """[] when `new` may follow `old` under level, else the reasons."""
     level = level.upper()
     checks = []
@@ -140,6 +210,14 @@ def compat_messages(old, new, level):
         checks.append((new, old))
     msgs = []
     for w, r in checks:
+        if stype == "JSON":
+            try:
+                json_readable(w, r, "")
+            except Incompatible as e:
+                msgs.append(str(e))
+            except (KeyError, TypeError, AttributeError) as e:
+                msgs.append("unresolvable schema: %r" % e)
+            continue
         wt, rt = {}, {}
         names(w, wt)
         names(r, rt)
@@ -158,8 +236,8 @@ class State:
         self.reset()
 
     def reset(self):
-        self.subjects = {}   # subject -> [(version, id, canonical)]
-        self.ids = {}        # canonical -> id
+        self.subjects = {}   # subject -> [(version, id, canonical, schemaType)]
+        self.ids = {}        # (schemaType, canonical) -> id
         self.texts = {}      # id -> canonical
         self.config = {}     # subject -> level
         self.global_level = "BACKWARD"
@@ -264,11 +342,29 @@ class Handler(BaseHTTPRequestHandler):
         return self.reply(200, {})
 
     def schema_arg(self, data):
+        """(parsed, canonical, schemaType); parsed is None when invalid."""
         try:
             text = data["schema"]
-            return json.loads(text), canonical(text)
-        except (KeyError, TypeError, ValueError):
-            return None, None
+            stype = str(data.get("schemaType", "AVRO")).upper()
+            obj = json.loads(text)
+            if stype not in ("AVRO", "JSON") or (stype == "JSON" and not isinstance(obj, (dict, bool))):
+                return None, None, None
+            return obj, canonical(text), stype
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return None, None, None
+
+    @staticmethod
+    def version_body(subj, v, i, c, t):
+        out = {"subject": subj, "version": v, "id": i, "schema": c}
+        if t != "AVRO":  # Confluent and Karapace leave schemaType out for Avro
+            out["schemaType"] = t
+        return out
+
+    def compat(self, latest, obj, stype, subj):
+        """Reasons `obj` may not follow the subject's latest version."""
+        if latest[3] != stype:
+            return ["schema type changed %s -> %s" % (latest[3], stype)]
+        return compat_messages(json.loads(latest[2]), obj, self.level(subj), stype)
 
     def level(self, subject):
         return self.config.get(subject, STATE.global_level)
@@ -285,61 +381,61 @@ class Handler(BaseHTTPRequestHandler):
             subj = p[1]
             vers = st.subjects.get(subj)
             if method == "POST" and len(p) == 2:  # lookup
-                obj, canon = self.schema_arg(data)
+                obj, canon, stype = self.schema_arg(data)
                 if obj is None:
                     return self.err(422, 42201, "Invalid schema")
                 if vers is None:
                     return self.err(404, 40401, "Subject '%s' not found." % subj)
-                for v, i, c in vers:
-                    if c == canon:
-                        return self.reply(200, {"subject": subj, "id": i, "version": v,
-                                                "schema": c})
+                for v, i, c, t in vers:
+                    if c == canon and t == stype:
+                        return self.reply(200, self.version_body(subj, v, i, c, t))
                 return self.err(404, 40403, "Schema not found")
             if len(p) == 3 and p[2] == "versions":
                 if method == "GET":
                     if vers is None:
                         return self.err(404, 40401, "Subject '%s' not found." % subj)
-                    return self.reply(200, [v for v, _, _ in vers])
+                    return self.reply(200, [x[0] for x in vers])
                 if method == "POST":  # register
-                    obj, canon = self.schema_arg(data)
+                    obj, canon, stype = self.schema_arg(data)
                     if obj is None:
                         return self.err(422, 42201, "Invalid schema")
-                    for v, i, c in vers or []:
-                        if c == canon:
+                    for v, i, c, t in vers or []:
+                        if c == canon and t == stype:
                             return self.reply(200, {"id": i})
                     if vers:
-                        msgs = compat_messages(json.loads(vers[-1][2]), obj, self.level(subj))
+                        msgs = self.compat(vers[-1], obj, stype, subj)
                         if msgs:
                             return self.err(409, 409, "Schema being registered is incompatible "
                                             "with an earlier schema for subject \"%s\": %s"
                                             % (subj, "; ".join(msgs)))
-                    if canon not in st.ids:
-                        st.ids[canon] = len(st.ids) + 1
-                        st.texts[st.ids[canon]] = canon
+                    key = (stype, canon)
+                    if key not in st.ids:
+                        st.ids[key] = len(st.ids) + 1
+                        st.texts[st.ids[key]] = canon
                     vers = st.subjects.setdefault(subj, [])
-                    vers.append((len(vers) + 1, st.ids[canon], canon))
-                    return self.reply(200, {"id": st.ids[canon]})
+                    vers.append((len(vers) + 1, st.ids[key], canon, stype))
+                    return self.reply(200, {"id": st.ids[key]})
             if len(p) == 4 and p[2] == "versions" and method == "GET":
                 if vers is None:
                     return self.err(404, 40401, "Subject '%s' not found." % subj)
                 if p[3] == "latest":
-                    v, i, c = vers[-1]
+                    v, i, c, t = vers[-1]
                 else:
                     try:
-                        v, i, c = vers[int(p[3]) - 1]
+                        v, i, c, t = vers[int(p[3]) - 1]
                     except (ValueError, IndexError):
                         return self.err(404, 40402, "Version %s not found." % p[3])
-                return self.reply(200, {"subject": subj, "version": v, "id": i, "schema": c})
+                return self.reply(200, self.version_body(subj, v, i, c, t))
         if (method == "POST" and len(p) == 5 and p[0] == "compatibility" and p[1] == "subjects"
                 and p[3] == "versions"):
             subj = p[2]
             vers = st.subjects.get(subj)
-            obj, canon = self.schema_arg(data)
+            obj, canon, stype = self.schema_arg(data)
             if obj is None:
                 return self.err(422, 42201, "Invalid schema")
             if not vers:
                 return self.err(404, 40401, "Subject '%s' not found." % subj)
-            msgs = compat_messages(json.loads(vers[-1][2]), obj, self.level(subj))
+            msgs = self.compat(vers[-1], obj, stype, subj)
             out = {"is_compatible": not msgs}
             if "verbose=true" in (urlsplit(self.path).query or "") and msgs:
                 out["messages"] = msgs

@@ -118,7 +118,7 @@ struct fixture {
 struct got {
 	int calls;
 	struct registry_result res;
-	char err_class[64], message[1024], level[32];
+	char err_class[64], message[1024], level[32], schema_type[16];
 };
 
 static void got_cb(struct registry *r, const struct registry_result *res, void *arg)
@@ -129,7 +129,8 @@ static void got_cb(struct registry *r, const struct registry_result *res, void *
 	snprintf(g->err_class, sizeof(g->err_class), "%s", res->err_class);
 	snprintf(g->message, sizeof(g->message), "%s", res->message);
 	snprintf(g->level, sizeof(g->level), "%s", res->level ? res->level : "");
-	g->res.err_class = g->res.message = g->res.level = g->res.schema = NULL;
+	snprintf(g->schema_type, sizeof(g->schema_type), "%s", res->schema_type ? res->schema_type : "");
+	g->res.err_class = g->res.message = g->res.level = g->res.schema = g->res.schema_type = NULL;
 }
 
 static void guard_fired(uv_timer_t *t)
@@ -209,14 +210,14 @@ static void test_register_lookup_check_config(void **state)
 	struct got g = { 0 };
 
 	/* unknown subject: lookup says not found */
-	assert_int_equal(registry_lookup(r, subj, SCHEMA_V1, got_cb, &g), 0);
+	assert_int_equal(registry_lookup(r, subj, REGISTRY_AVRO, SCHEMA_V1, got_cb, &g), 0);
 	wait_for(&f->loop, &g);
 	assert_int_equal(g.res.rc, -ENOENT);
 	assert_string_equal(g.err_class, "schema_not_found");
 	assert_int_equal(g.res.error_code, 40401);
 
 	memset(&g, 0, sizeof(g));
-	assert_int_equal(registry_register(r, subj, SCHEMA_V1, got_cb, &g), 0);
+	assert_int_equal(registry_register(r, subj, REGISTRY_AVRO, SCHEMA_V1, got_cb, &g), 0);
 	wait_for(&f->loop, &g);
 	assert_int_equal(g.res.rc, 0);
 	assert_string_equal(g.err_class, "ok");
@@ -225,7 +226,7 @@ static void test_register_lookup_check_config(void **state)
 	assert_int_equal(g.res.attempts, 1);
 
 	memset(&g, 0, sizeof(g));
-	assert_int_equal(registry_lookup(r, subj, SCHEMA_V1, got_cb, &g), 0);
+	assert_int_equal(registry_lookup(r, subj, REGISTRY_AVRO, SCHEMA_V1, got_cb, &g), 0);
 	wait_for(&f->loop, &g);
 	assert_int_equal(g.res.rc, 0);
 	assert_int_equal(g.res.id, id1);
@@ -233,26 +234,26 @@ static void test_register_lookup_check_config(void **state)
 
 	/* registering again is idempotent */
 	memset(&g, 0, sizeof(g));
-	assert_int_equal(registry_register(r, subj, SCHEMA_V1, got_cb, &g), 0);
+	assert_int_equal(registry_register(r, subj, REGISTRY_AVRO, SCHEMA_V1, got_cb, &g), 0);
 	wait_for(&f->loop, &g);
 	assert_int_equal(g.res.id, id1);
 
 	/* BACKWARD-compatible evolution: check says yes, register gets a new id */
 	memset(&g, 0, sizeof(g));
-	assert_int_equal(registry_check(r, subj, SCHEMA_V2, got_cb, &g), 0);
+	assert_int_equal(registry_check(r, subj, REGISTRY_AVRO, SCHEMA_V2, got_cb, &g), 0);
 	wait_for(&f->loop, &g);
 	assert_int_equal(g.res.rc, 0);
 	assert_true(g.res.compatible);
 
 	memset(&g, 0, sizeof(g));
-	assert_int_equal(registry_register(r, subj, SCHEMA_V2, got_cb, &g), 0);
+	assert_int_equal(registry_register(r, subj, REGISTRY_AVRO, SCHEMA_V2, got_cb, &g), 0);
 	wait_for(&f->loop, &g);
 	assert_int_equal(g.res.rc, 0);
 	assert_true(g.res.id > id1);
 
 	/* added field without a default: check says no, register is refused */
 	memset(&g, 0, sizeof(g));
-	assert_int_equal(registry_check(r, subj, SCHEMA_BAD, got_cb, &g), 0);
+	assert_int_equal(registry_check(r, subj, REGISTRY_AVRO, SCHEMA_BAD, got_cb, &g), 0);
 	wait_for(&f->loop, &g);
 	assert_int_equal(g.res.rc, 0);
 	assert_false(g.res.compatible);
@@ -260,7 +261,7 @@ static void test_register_lookup_check_config(void **state)
 	assert_non_null(strstr(g.message, "count: added field without a default"));
 
 	memset(&g, 0, sizeof(g));
-	assert_int_equal(registry_register(r, subj, SCHEMA_BAD, got_cb, &g), 0);
+	assert_int_equal(registry_register(r, subj, REGISTRY_AVRO, SCHEMA_BAD, got_cb, &g), 0);
 	wait_for(&f->loop, &g);
 	assert_int_equal(g.res.rc, -EINVAL);
 	assert_string_equal(g.err_class, "schema_incompatible");
@@ -318,7 +319,7 @@ static void test_retries_then_ok(void **state)
 	struct registry *r = make(f, f->srv.url, 5000, 3);
 	struct got g = { 0 };
 	knob(&f->srv, "_fail", "{\"status\":503,\"count\":2}");
-	assert_int_equal(registry_register(r, "s-value", SCHEMA_V1, got_cb, &g), 0);
+	assert_int_equal(registry_register(r, "s-value", REGISTRY_AVRO, SCHEMA_V1, got_cb, &g), 0);
 	wait_for(&f->loop, &g);
 	assert_int_equal(g.res.rc, 0);
 	assert_true(g.res.id > 0);
@@ -327,7 +328,7 @@ static void test_retries_then_ok(void **state)
 	/* more failures than retries: the server error class */
 	memset(&g, 0, sizeof(g));
 	knob(&f->srv, "_fail", "{\"status\":500,\"count\":10}");
-	assert_int_equal(registry_lookup(r, "s-value", SCHEMA_V1, got_cb, &g), 0);
+	assert_int_equal(registry_lookup(r, "s-value", REGISTRY_AVRO, SCHEMA_V1, got_cb, &g), 0);
 	wait_for(&f->loop, &g);
 	assert_int_equal(g.res.rc, -EIO);
 	assert_string_equal(g.err_class, "schema_registry_error");
@@ -343,7 +344,7 @@ static void test_garbage_answer(void **state)
 	struct registry *r = make(f, f->srv.url, 5000, 3);
 	struct got g = { 0 };
 	knob(&f->srv, "_garbage", "{\"count\":1}");
-	assert_int_equal(registry_register(r, "g-value", SCHEMA_V1, got_cb, &g), 0);
+	assert_int_equal(registry_register(r, "g-value", REGISTRY_AVRO, SCHEMA_V1, got_cb, &g), 0);
 	wait_for(&f->loop, &g);
 	assert_int_equal(g.res.rc, -EPROTO);
 	assert_string_equal(g.err_class, "schema_registry_protocol");
@@ -369,7 +370,7 @@ static void test_slow_server_times_out_loop_stays_live(void **state)
 	uv_timer_start(&ticker, tick, 10, 10);
 	struct got g = { 0 };
 	uint64_t t0 = uv_now(&f->loop);
-	assert_int_equal(registry_register(r, "slow-value", SCHEMA_V1, got_cb, &g), 0);
+	assert_int_equal(registry_register(r, "slow-value", REGISTRY_AVRO, SCHEMA_V1, got_cb, &g), 0);
 	wait_for(&f->loop, &g);
 	uint64_t took = uv_now(&f->loop) - t0;
 	uv_close((uv_handle_t *)&ticker, NULL);
@@ -395,7 +396,7 @@ static void test_unreachable(void **state)
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", ntohs(a.sin_port));
 	struct registry *r = make(f, url, 1000, 2);
 	struct got g = { 0 };
-	assert_int_equal(registry_lookup(r, "x-value", SCHEMA_V1, got_cb, &g), 0);
+	assert_int_equal(registry_lookup(r, "x-value", REGISTRY_AVRO, SCHEMA_V1, got_cb, &g), 0);
 	wait_for(&f->loop, &g);
 	assert_int_equal(g.res.rc, -ECONNREFUSED);
 	assert_string_equal(g.err_class, "schema_registry_unreachable");
@@ -412,7 +413,7 @@ static void test_close_cancels_pending(void **state)
 	knob(&f->srv, "_delay", "{\"ms\":1000,\"count\":1}");
 	struct registry *r = make(f, f->srv.url, 5000, 0);
 	struct got g = { 0 };
-	assert_int_equal(registry_register(r, "c-value", SCHEMA_V1, got_cb, &g), 0);
+	assert_int_equal(registry_register(r, "c-value", REGISTRY_AVRO, SCHEMA_V1, got_cb, &g), 0);
 	for (int i = 0; i < 5; i++)
 		uv_run(&f->loop, UV_RUN_NOWAIT);
 	assert_int_equal(registry_pending(r), 1);
@@ -433,7 +434,7 @@ static void close_from_cb(struct registry *r, const struct registry_result *res,
 	got_cb(r, res, &c->g);
 	registry_close(r, closed_cb, c->closed);
 	/* closing: no new work is accepted */
-	assert_int_equal(registry_lookup(r, "x", SCHEMA_V1, got_cb, NULL), -ECANCELED);
+	assert_int_equal(registry_lookup(r, "x", REGISTRY_AVRO, SCHEMA_V1, got_cb, NULL), -ECANCELED);
 }
 
 static void test_close_from_callback(void **state)
@@ -445,7 +446,7 @@ static void test_close_from_callback(void **state)
 	struct closer c = { .closed = &closed };
 	struct got g2 = { 0 };
 	knob(&f->srv, "_delay", "{\"ms\":800,\"count\":1,\"match\":\"slow-value\"}");
-	assert_int_equal(registry_lookup(r, "slow-value", SCHEMA_V1, got_cb, &g2), 0);
+	assert_int_equal(registry_lookup(r, "slow-value", REGISTRY_AVRO, SCHEMA_V1, got_cb, &g2), 0);
 	for (int i = 0; i < 5; i++)
 		uv_run(&f->loop, UV_RUN_NOWAIT);
 	assert_int_equal(registry_versions(r, "none-value", close_from_cb, &c), 0);
@@ -489,18 +490,138 @@ static void test_real_schemas_register(void **state)
 		char *s = slurp(path);
 		assert_non_null(s);
 		struct got g = { 0 };
-		assert_int_equal(registry_register(r, subj, s, got_cb, &g), 0);
+		assert_int_equal(registry_register(r, subj, REGISTRY_AVRO, s, got_cb, &g), 0);
 		wait_for(&f->loop, &g);
 		assert_int_equal(g.res.rc, 0);
 		ids[i] = g.res.id;
 		memset(&g, 0, sizeof(g));
-		assert_int_equal(registry_check(r, subj, s, got_cb, &g), 0);
+		assert_int_equal(registry_check(r, subj, REGISTRY_AVRO, s, got_cb, &g), 0);
 		wait_for(&f->loop, &g);
 		assert_int_equal(g.res.rc, 0);
 		assert_true(g.res.compatible);
 		free(s);
 	}
 	assert_true(ids[0] != ids[1] && ids[1] != ids[2] && ids[0] != ids[2]);
+	close_registry(&f->loop, r);
+}
+
+/* Request bodies, no socket: schemaType only for JSON (Avro is the default). */
+static void test_schema_body(void **state)
+{
+	char *b = registry_schema_body(REGISTRY_AVRO, "{\"type\":\"string\"}");
+	assert_string_equal(b, "{\"schema\":\"{\\\"type\\\":\\\"string\\\"}\"}");
+	free(b);
+	b = registry_schema_body(REGISTRY_JSON, "{}");
+	assert_string_equal(b, "{\"schema\":\"{}\",\"schemaType\":\"JSON\"}");
+	free(b);
+	assert_null(registry_schema_body(REGISTRY_JSON, NULL));
+	assert_string_equal(registry_type_name(REGISTRY_AVRO), "AVRO");
+	assert_string_equal(registry_type_name(REGISTRY_JSON), "JSON");
+}
+
+#define JSON_V1 "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\"}},\"required\":[\"a\"]}"
+#define JSON_V2 "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\"},\"b\":{\"type\":\"number\"}},\"required\":[\"a\"]}"
+#define JSON_BAD "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\"},\"c\":{\"type\":\"number\"}},\"required\":[\"a\",\"c\"]}"
+
+/* JSON Schema subjects: the type is sent, stored, matched and answered. */
+static void test_json_schema_type(void **state)
+{
+	struct fixture *f = *state;
+	knob(&f->srv, "_reset", "{}");
+	struct registry *r = make(f, f->srv.url, 5000, 0);
+	const char *subj = "torghut.trades.v1-value";
+	struct got g = { 0 };
+
+	assert_int_equal(registry_register(r, subj, REGISTRY_JSON, JSON_V1, got_cb, &g), 0);
+	wait_for(&f->loop, &g);
+	assert_int_equal(g.res.rc, 0);
+	int id = g.res.id;
+
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(registry_get_version(r, subj, 0, got_cb, &g), 0);
+	wait_for(&f->loop, &g);
+	assert_int_equal(g.res.id, id);
+	assert_string_equal(g.schema_type, "JSON");
+
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(registry_lookup(r, subj, REGISTRY_JSON, JSON_V1, got_cb, &g), 0);
+	wait_for(&f->loop, &g);
+	assert_int_equal(g.res.rc, 0);
+	assert_int_equal(g.res.id, id);
+	assert_string_equal(g.schema_type, "JSON");
+
+	/* the same text as Avro is another schema */
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(registry_lookup(r, subj, REGISTRY_AVRO, JSON_V1, got_cb, &g), 0);
+	wait_for(&f->loop, &g);
+	assert_int_equal(g.res.rc, -ENOENT);
+	assert_int_equal(g.res.error_code, 40403);
+
+	/* an optional property: compatible; a new required one: not */
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(registry_check(r, subj, REGISTRY_JSON, JSON_V2, got_cb, &g), 0);
+	wait_for(&f->loop, &g);
+	assert_int_equal(g.res.rc, 0);
+	assert_true(g.res.compatible);
+
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(registry_check(r, subj, REGISTRY_JSON, JSON_BAD, got_cb, &g), 0);
+	wait_for(&f->loop, &g);
+	assert_false(g.res.compatible);
+	assert_non_null(strstr(g.message, "new required property c"));
+
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(registry_register(r, subj, REGISTRY_JSON, JSON_BAD, got_cb, &g), 0);
+	wait_for(&f->loop, &g);
+	assert_int_equal(g.res.rc, -EINVAL);
+	assert_int_equal(g.res.http_status, 409);
+
+	/* a switch of type is refused */
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(registry_register(r, subj, REGISTRY_AVRO, SCHEMA_V1, got_cb, &g), 0);
+	wait_for(&f->loop, &g);
+	assert_int_equal(g.res.rc, -EINVAL);
+	assert_non_null(strstr(g.message, "schema type changed JSON -> AVRO"));
+
+	/* an Avro answer without schemaType reads as AVRO */
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(registry_register(r, "avro-value", REGISTRY_AVRO, SCHEMA_V1, got_cb, &g), 0);
+	wait_for(&f->loop, &g);
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(registry_get_version(r, "avro-value", 1, got_cb, &g), 0);
+	wait_for(&f->loop, &g);
+	assert_string_equal(g.schema_type, "AVRO");
+	close_registry(&f->loop, r);
+}
+
+/* The shipped ingest JSON Schemas register as JSON and pass their own check. */
+static void test_real_json_schemas_register(void **state)
+{
+	struct fixture *f = *state;
+	knob(&f->srv, "_reset", "{}");
+	struct registry *r = make(f, f->srv.url, 5000, 0);
+	const char *names[] = { "ingest-trades", "ingest-quotes", "ingest-bars-1m", "ingest-status" };
+	const char *top = getenv("top_srcdir");
+	for (int i = 0; i < 4; i++) {
+		char path[1024];
+		snprintf(path, sizeof(path), "%s/schemas/%s.json", top ? top : ".", names[i]);
+		char *s = slurp(path);
+		assert_non_null(s);
+		struct got g = { 0 };
+		assert_int_equal(registry_register(r, names[i], REGISTRY_JSON, s, got_cb, &g), 0);
+		wait_for(&f->loop, &g);
+		assert_int_equal(g.res.rc, 0);
+		memset(&g, 0, sizeof(g));
+		assert_int_equal(registry_check(r, names[i], REGISTRY_JSON, s, got_cb, &g), 0);
+		wait_for(&f->loop, &g);
+		assert_true(g.res.compatible);
+		memset(&g, 0, sizeof(g));
+		assert_int_equal(registry_lookup(r, names[i], REGISTRY_JSON, s, got_cb, &g), 0);
+		wait_for(&f->loop, &g);
+		assert_int_equal(g.res.rc, 0);
+		assert_string_equal(g.schema_type, "JSON");
+		free(s);
+	}
 	close_registry(&f->loop, r);
 }
 
@@ -514,7 +635,7 @@ static void test_basic_auth(void **state)
 	struct registry *r = NULL;
 	assert_int_equal(registry_new(&r, &f->loop, &o), 0);
 	struct got g = { 0 };
-	assert_int_equal(registry_register(r, "a-value", SCHEMA_V1, got_cb, &g), 0);
+	assert_int_equal(registry_register(r, "a-value", REGISTRY_AVRO, SCHEMA_V1, got_cb, &g), 0);
 	wait_for(&f->loop, &g);
 	assert_int_equal(g.res.rc, 0);
 	close_registry(&f->loop, r);
@@ -522,7 +643,7 @@ static void test_basic_auth(void **state)
 	o.password = "wrong";
 	assert_int_equal(registry_new(&r, &f->loop, &o), 0);
 	memset(&g, 0, sizeof(g));
-	assert_int_equal(registry_register(r, "a-value", SCHEMA_V1, got_cb, &g), 0);
+	assert_int_equal(registry_register(r, "a-value", REGISTRY_AVRO, SCHEMA_V1, got_cb, &g), 0);
 	wait_for(&f->loop, &g);
 	assert_int_equal(g.res.rc, -EACCES);
 	assert_string_equal(g.err_class, "schema_registry_auth");
@@ -538,8 +659,9 @@ static void test_bad_args(void **state)
 	struct registry_opts o = { 0 };
 	assert_int_equal(registry_new(&r, &f->loop, &o), -EINVAL);
 	r = make(f, f->srv.url, 1000, 0);
-	assert_int_equal(registry_register(r, "", SCHEMA_V1, got_cb, NULL), -EINVAL);
-	assert_int_equal(registry_register(r, "x", NULL, got_cb, NULL), -EINVAL);
+	assert_int_equal(registry_register(r, "", REGISTRY_AVRO, SCHEMA_V1, got_cb, NULL), -EINVAL);
+	assert_int_equal(registry_register(r, "x", REGISTRY_AVRO, NULL, got_cb, NULL), -EINVAL);
+	assert_int_equal(registry_register(r, "x", (enum registry_type)7, SCHEMA_V1, got_cb, NULL), -EINVAL);
 	assert_int_equal(registry_set_config(r, "x", "", got_cb, NULL), -EINVAL);
 	assert_string_equal(registry_err_class(REGISTRY_E_UNREACHABLE), "schema_registry_unreachable");
 	assert_string_equal(registry_err_class(REGISTRY_E_INCOMPATIBLE), "schema_incompatible");
@@ -564,6 +686,9 @@ int main(void)
 		cmocka_unit_test(test_close_from_callback),
 		cmocka_unit_test(test_real_schemas_register),
 		cmocka_unit_test(test_basic_auth),
+		cmocka_unit_test(test_schema_body),
+		cmocka_unit_test(test_json_schema_type),
+		cmocka_unit_test(test_real_json_schemas_register),
 		cmocka_unit_test(test_bad_args),
 	};
 	int rc = cmocka_run_group_tests(tests, setup, teardown);

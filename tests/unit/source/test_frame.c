@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "core/clock.h"
 #include "source/frame.h"
 
 #include <errno.h>
@@ -744,6 +745,255 @@ static void test_numbers_exact(void **state)
 	}
 }
 
+
+/* ---- the single pass and the jsmn path agree ---------------------------- */
+
+/* Parses s, then " " + s: leading whitespace sends a frame to the jsmn
+ * path, which must deliver the same (slices one byte further on) with the
+ * same stats. Returns the first result; *fast says whether the single pass
+ * took s. */
+static int both_paths(struct got *ga, struct got *gb, const char *s, size_t len, bool *fast)
+{
+	struct frame_parser *a = frame_parser_new(), *b = frame_parser_new();
+	char *sp = malloc(len + 1);
+	ga->n = gb->n = 0;
+	assert_true(a && b && ga && gb && sp);
+	sp[0] = ' ';
+	memcpy(sp + 1, s, len);
+	int ra = frame_parse(a, s, len, 1, 2, collect, ga);
+	int rb = frame_parse(b, sp, len + 1, 1, 2, collect, gb);
+	const struct frame_stats *sa = frame_parser_stats(a), *sb = frame_parser_stats(b);
+	assert_int_equal(sb->frames_general, 1);
+	*fast = sa->frames_general == 0;
+	if (ra != rb)
+		fail_msg("single pass %d, jsmn %d: %.*s", ra, rb, (int)len, s);
+	assert_int_equal(sa->frames, sb->frames);
+	assert_int_equal(sa->frames_bad, sb->frames_bad);
+	assert_int_equal(sa->messages, sb->messages);
+	assert_int_equal(sa->events, sb->events);
+	assert_int_equal(sa->unknown_type, sb->unknown_type);
+	assert_int_equal(sa->rejected, sb->rejected);
+	for (int r = 0; r < FRAME_REJ_COUNT; r++)
+		assert_int_equal(sa->by_reason[r], sb->by_reason[r]);
+	assert_int_equal(ga->n, gb->n);
+	for (int i = 0; i < ga->n; i++) {
+		const struct event *x = &ga->ev[i], *y = &gb->ev[i];
+		assert_int_equal(x->kind, y->kind);
+		assert_string_equal(x->symbol, y->symbol);
+		assert_int_equal(x->symbol_len, y->symbol_len);
+		assert_int_equal(x->t_ns, y->t_ns);
+		assert_int_equal(x->raw.p - s, y->raw.p - (sp + 1));
+		assert_int_equal(x->raw.n, y->raw.n);
+		assert_int_equal(x->type_off, y->type_off);
+		assert_int_equal(x->type_len, y->type_len);
+		if (x->kind >= EVENT_CTL_SUCCESS) {
+			assert_int_equal(x->u.ctl.code, y->u.ctl.code);
+			assert_int_equal(x->u.ctl.msg.n, y->u.ctl.msg.n);
+			if (x->u.ctl.msg.p)
+				assert_int_equal(x->u.ctl.msg.p - s, y->u.ctl.msg.p - (sp + 1));
+			else
+				assert_null(y->u.ctl.msg.p);
+		} else {
+			/* both zeroed before filling: NaNs and unused bytes compare */
+			assert_memory_equal(&x->u, &y->u, sizeof(x->u));
+		}
+	}
+	frame_parser_free(a);
+	frame_parser_free(b);
+	free(sp);
+	return ra;
+}
+
+static int both(const char *s, bool *fast)
+{
+	struct got *ga = calloc(2, sizeof(*ga));
+	int rc = both_paths(ga, ga + 1, s, strlen(s), fast);
+	free(ga);
+	return rc;
+}
+
+#define TRADE_A "{\"T\":\"t\",\"S\":\"NVDA\",\"i\":66233746652708,\"x\":\"D\",\"p\":135.96,\"s\":24," \
+		"\"c\":[\"@\",\"T\",\"I\"],\"t\":\"2025-01-15T14:25:22.858310247Z\",\"z\":\"C\"}"
+#define QUOTE_A "{\"T\":\"q\",\"S\":\"XAAAC\",\"bx\":\"Q\",\"bp\":30.21,\"bs\":7,\"ax\":\"Q\",\"ap\":30.3," \
+		"\"as\":4,\"c\":[\"R\"],\"z\":\"C\",\"t\":\"2025-01-15T14:25:50.603471945Z\"}"
+#define BAR_A "{\"T\":\"b\",\"S\":\"NVDA\",\"o\":135.96,\"h\":135.96,\"l\":135.72,\"c\":135.73,\"v\":231," \
+	      "\"t\":\"2025-01-15T14:25:00Z\",\"n\":3,\"vw\":135.7535930736}"
+
+static void test_single_pass(void **state)
+{
+	struct fx *f = *state;
+	bool fast;
+	/* what Alpaca sends takes the single pass */
+	static const char *compact[] = {
+		"[" TRADE_A "]",
+		"[" TRADE_A "," QUOTE_A "," BAR_A "]",
+		"[{\"T\":\"success\",\"msg\":\"connected\"}]",
+		"[{\"T\":\"error\",\"code\":406,\"msg\":\"connection limit exceeded\"}]",
+		"[{\"T\":\"subscription\",\"trades\":[\"AAPL\"],\"quotes\":[\"AMD\",\"CLDR\"],\"bars\":[]}]",
+		"[{\"T\":\"c\",\"S\":\"EEM\",\"x\":\"M\",\"oi\":1,\"op\":39.1,\"os\":1,\"oc\":[\" \"],\"ci\":2,"
+		"\"cp\":39.2,\"cs\":2,\"cc\":[\" \"],\"z\":\"B\",\"t\":\"2021-02-22T15:51:45Z\"}]",
+		"[{\"T\":\"x\",\"S\":\"EEM\",\"i\":1,\"x\":\"M\",\"p\":1,\"s\":1,\"a\":\"C\",\"z\":\"B\","
+		"\"t\":\"2021-02-22T15:51:45Z\"}]",
+		"[{\"T\":\"s\",\"S\":\"AAPL\",\"sc\":\"H\",\"sm\":\"Trading Halt\",\"rc\":\"T12\",\"z\":\"C\","
+		"\"t\":\"2021-02-22T15:51:44Z\",\"ok\":true,\"no\":false,\"nil\":null}]",
+		/* a message skipped for a reason, and an unknown type, in a good frame */
+		"[" TRADE_A ",{\"T\":\"t\",\"S\":\"A\"},{\"T\":\"zz\",\"S\":\"A\"},{\"S\":\"A\"}," QUOTE_A "]",
+		/* numbers in every form of the grammar */
+		"[{\"T\":\"q\",\"S\":\"X\",\"bp\":-0.5e+3,\"ap\":1E2,\"bs\":0,\"as\":1e-1,"
+		"\"t\":\"2021-02-22T15:51:44Z\"}]",
+	};
+	for (size_t i = 0; i < sizeof(compact) / sizeof(compact[0]); i++) {
+		int rc = both(compact[i], &fast);
+		if (rc < 1 || !fast)
+			fail_msg("compact frame %zu: rc %d, single pass %d", i, rc, fast);
+	}
+	assert_int_equal(both("[" TRADE_A "," QUOTE_A "," BAR_A "]", &fast), 3);
+
+	/* valid JSON the single pass leaves to jsmn */
+	static const char *general[] = {
+		"[]",
+		"[{}]",
+		"[1," TRADE_A "]",
+		"[" TRADE_A ",\"x\"]",
+		"[" TRADE_A "]\n",
+		"[" TRADE_A " ]",
+		"[{\"T\": \"t\",\"S\":\"A\",\"i\":1,\"p\":1,\"s\":1,\"t\":\"2021-02-22T15:51:44Z\"}]",
+		"[{\"T\":\"t\",\"S\":\"A\\u0042\",\"i\":1,\"p\":1,\"s\":1,\"t\":\"2021-02-22T15:51:44Z\"}]",
+		"[{\"\\u0054\":\"t\",\"S\":\"A\",\"i\":1,\"p\":1,\"s\":1,\"t\":\"2021-02-22T15:51:44Z\"}]",
+		"[{\"T\":\"t\",\"S\":\"A\",\"i\":1,\"p\":1,\"s\":1,\"t\":\"2021-02-22T15:51:44Z\",\"q\":{\"a\":1}}]",
+		"[{\"T\":\"t\",\"S\":\"A\",\"i\":1,\"p\":1,\"s\":1,\"t\":\"2021-02-22T15:51:44Z\",\"c\":[[\"@\"]]}]",
+		"[{\"T\":\"t\",\"S\":\"A\",\"i\":1,\"p\":1,\"s\":1,\"t\":\"2021-02-22T15:51:44Z\",\"c\":[{}]}]",
+	};
+	for (size_t i = 0; i < sizeof(general) / sizeof(general[0]); i++) {
+		int rc = both(general[i], &fast);
+		if (rc < 0 || fast)
+			fail_msg("frame %zu: rc %d, single pass %d", i, rc, fast);
+	}
+	assert_int_equal(both("[" TRADE_A ",\"x\"]", &fast), 1);
+
+	/* malformed frames: the single pass gives up, jsmn refuses */
+	static const char *bad[] = {
+		"[", "]", "[{", "[{]", "[{\"T\"}]", "[{\"T\":}]", "[{\"T\":\"t\"}", "[{\"T\":\"t\"}]]",
+		"[{\"T\":\"t\"},]", "[{\"T\":\"t\",}]", "[{\"T\":\"t\"}{\"T\":\"t\"}]", "[{\"T\":\"t\"},,{}]",
+		"[{\"T\":\"t\",\"p\":01}]", "[{\"T\":\"t\",\"p\":1.}]", "[{\"T\":\"t\",\"p\":-}]",
+		"[{\"T\":\"t\",\"p\":.5}]", "[{\"T\":\"t\",\"p\":1e}]", "[{\"T\":\"t\",\"p\":1e+}]",
+		"[{\"T\":\"t\",\"p\":+1}]", "[{\"T\":\"t\",\"p\":tru}]", "[{\"T\":\"t\",\"p\":truex}]",
+		"[{\"T\":\"t\",\"p\":nul}]", "[{\"T\":\"t\",\"p\":True}]", "[{\"T\":\"t\",\"p\":1 2}]",
+		"[{\"T\":\"t\",\"S\":\"A\x01\"}]", "[{\"T\":\"t\",\"S\":\"A}]", "[{\"T\":\"t\",\"a\":\"b\":1}]",
+		"[{\"T\":\"t\",\"c\":[\"@\",]}]", "[{\"T\":\"t\",\"c\":[\"@\"}]", "[{\"T\":\"t\",\"c\":[\"@\"]]}]",
+		"[{\"T\":\"t\"}]x", "[{T:\"t\"}]", "[{\"T\":'t'}]", "{\"T\":\"t\"}",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int rc = both(bad[i], &fast);
+		if (rc != -EPROTO)
+			fail_msg("bad frame %zu (%s): rc %d", i, bad[i], rc);
+	}
+
+	/* the counter behind it, on the fixture's parser */
+	assert_int_equal(parse(f, "[" TRADE_A "]"), 1);
+	assert_int_equal(frame_parser_stats(f->p)->frames_general, 0);
+	assert_int_equal(parse(f, " [" TRADE_A "]"), 1);
+	assert_int_equal(frame_parser_stats(f->p)->frames_general, 1);
+}
+
+/* The cached date: every form clock_parse_rfc3339 takes or refuses, with
+ * the date changing between messages of one parser. */
+static void test_single_pass_times(void **state)
+{
+	struct fx *f = *state;
+	static const char *ts[] = {
+		"2025-01-15T14:25:22.858310247Z", "2025-01-15T14:25:22Z", "2025-01-15T00:00:00.000000001Z",
+		"2025-01-15T23:59:59.999999999Z", "2025-01-16T00:00:00Z", "2025-01-15T09:30:00.5Z",
+		"2024-02-29T12:00:00Z", "2023-02-29T12:00:00Z", "2025-02-30T12:00:00Z", "2025-13-01T00:00:00Z",
+		"2025-01-15T24:00:00Z", "2025-01-15T23:60:00Z", "2025-01-15T23:59:60Z",
+		"2025-01-15T14:25:22.Z", "2025-01-15T14:25:22.1234567890Z", "2025-01-15T14:25:22.12a4Z",
+		"2025-01-15t14:25:22Z", "2025-01-15T14:25:22z", "2025-01-15T14:25:22+01:00",
+		"2025-01-15T14:25:22.5-05:00", "2025-01-15 14:25:22Z", "2025-01-15T14:25Z", "2025-1-15T14:25:22Z",
+		"1970-01-01T00:00:00Z", "1969-12-31T23:59:59.999999999Z", "1677-09-21T00:12:43.145224192Z",
+		"1677-09-21T00:12:43.145224191Z", "2262-04-11T23:47:16.854775807Z",
+		"2262-04-11T23:47:16.854775808Z", "2262-04-11T00:00:00Z", "0000-01-01T00:00:00Z",
+		"9999-12-31T23:59:59Z", "2025-01-15T14:25:22.858310247Z", "x025-01-15T14:25:22Z",
+	};
+	char fr[4096];
+	size_t o = 0;
+	fr[o++] = '[';
+	for (size_t i = 0; i < sizeof(ts) / sizeof(ts[0]); i++)
+		o += (size_t)snprintf(fr + o, sizeof(fr) - o, "%s{\"T\":\"i\",\"S\":\"A%zu\",\"t\":\"%s\"}",
+				      i ? "," : "", i, ts[i]);
+	fr[o++] = ']';
+	fr[o] = '\0';
+	bool fast;
+	int n = both(fr, &fast);
+	assert_true(fast);
+	assert_int_equal(parse(f, fr), n);
+	int k = 0;
+	for (size_t i = 0; i < sizeof(ts) / sizeof(ts[0]); i++) {
+		int64_t want;
+		if (clock_parse_rfc3339(ts[i], strlen(ts[i]), &want) < 0)
+			continue; /* refused by both: skipped as bad_time */
+		char sym[8];
+		snprintf(sym, sizeof(sym), "A%zu", i);
+		assert_true(k < n);
+		assert_string_equal(f->g->ev[k].symbol, sym);
+		if (f->g->ev[k].t_ns != want)
+			fail_msg("%s: %lld, want %lld", ts[i], (long long)f->g->ev[k].t_ns, (long long)want);
+		k++;
+	}
+	assert_int_equal(k, n);
+	assert_true(frame_parser_stats(f->p)->by_reason[FRAME_REJ_BAD_TIME] > 5);
+}
+
+/* Random edits of compact frames: whatever they become, both paths agree
+ * (the single pass must never accept what jsmn refuses, nor read it
+ * differently). */
+static void test_single_pass_mutations(void **state)
+{
+	(void)state;
+	static const char base[] = "[" TRADE_A "," QUOTE_A "," BAR_A
+				   ",{\"T\":\"success\",\"msg\":\"ok\"},{\"T\":\"x\",\"S\":\"A\",\"i\":7,"
+				   "\"t\":\"2021-02-22T15:51:45Z\",\"f\":[1,true,null,\"s\"]}]";
+	static const char alphabet[] = "\"{}[],:\\ 0123456789.-+eEtfnulTSZqbxi\x01\x7f"; /* ASCII: the cut check decodes UTF-8 */
+	uint64_t seed = 7;
+	char buf[sizeof(base) + 64];
+	struct got *g = calloc(2, sizeof(*g));
+	int n_fast = 0, n_general = 0, n_good = 0;
+	for (int iter = 0; iter < 20000; iter++) {
+		size_t len = sizeof(base) - 1;
+		memcpy(buf, base, len);
+		int edits = 1 + (int)(mix(&seed) % 3);
+		for (int e = 0; e < edits; e++) {
+			uint64_t r = mix(&seed);
+			size_t at = (size_t)(r % (len + 1));
+			char c = alphabet[(r >> 32) % (sizeof(alphabet) - 1)];
+			switch ((r >> 24) % 3) {
+			case 0: /* replace */
+				if (at < len)
+					buf[at] = c;
+				break;
+			case 1: /* delete */
+				if (at < len) {
+					memmove(buf + at, buf + at + 1, len - at - 1);
+					len--;
+				}
+				break;
+			default: /* insert */
+				memmove(buf + at + 1, buf + at, len - at);
+				buf[at] = c;
+				len++;
+				break;
+			}
+		}
+		bool fast;
+		int rc = both_paths(g, g + 1, buf, len, &fast);
+		n_fast += fast;
+		n_general += !fast;
+		n_good += rc >= 0;
+	}
+	free(g);
+	/* both paths and both outcomes were exercised */
+	assert_true(n_fast > 1000 && n_general > 1000 && n_good > 1000 && n_good < 19000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -762,6 +1012,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_escapes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_whitespace_and_cut_positions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_numbers_exact, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_single_pass, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_single_pass_times, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_single_pass_mutations, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -37,8 +37,9 @@ struct fx {
 	size_t latest_len;
 	size_t nskipped;
 	uint64_t skipped_id[8];
-	char skipped_reason[8][STORE_FS_REASON_MAX];
+	char skipped_reason[8][STORE_REASON_MAX];
 	int closed;
+	uint64_t max_id;        /* the bound run_latest passes */
 };
 
 static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
@@ -53,6 +54,7 @@ static int setup(void **state)
 	assert_int_equal(uv_loop_init(&fx->loop), 0);
 	snprintf(fx->dir, sizeof(fx->dir), "/tmp/tg-store-XXXXXX");
 	assert_non_null(mkdtemp(fx->dir));
+	fx->max_id = UINT64_MAX;
 	snprintf(fx->root, sizeof(fx->root), "%s/checkpoints", fx->dir);
 	for (int i = 0; i < 8; i++) {
 		struct snapshot_writer w;
@@ -95,7 +97,7 @@ static void on_write(int status, void *arg)
 	fx->write_status[fx->writes_done++] = status;
 }
 
-static void on_latest(const struct store_fs_latest *res, void *arg)
+static void on_latest(const struct store_latest *res, void *arg)
 {
 	struct fx *fx = arg;
 	fx->latest_calls++;
@@ -111,7 +113,7 @@ static void on_latest(const struct store_fs_latest *res, void *arg)
 	fx->nskipped = res->nskipped;
 	for (size_t i = 0; i < res->nskipped && i < 8; i++) {
 		fx->skipped_id[i] = res->skipped[i].id;
-		snprintf(fx->skipped_reason[i], STORE_FS_REASON_MAX, "%s", res->skipped[i].reason);
+		snprintf(fx->skipped_reason[i], STORE_REASON_MAX, "%s", res->skipped[i].reason);
 	}
 }
 
@@ -131,7 +133,7 @@ static void write_ids(struct fx *fx, int from, int to)
 static void run_latest(struct fx *fx)
 {
 	int before = fx->latest_calls;
-	assert_int_equal(store_fs_latest(fx->s, on_latest, fx), 0);
+	assert_int_equal(store_fs_latest(fx->s, fx->max_id, on_latest, fx), 0);
 	uv_run(&fx->loop, UV_RUN_DEFAULT);
 	assert_int_equal(fx->latest_calls, before + 1);
 }
@@ -304,6 +306,35 @@ static void test_newer_version_refused(void **state)
 			    "state.snap: unknown format version 2 (this build reads 1..1)");
 }
 
+/* The exactly-once restart: the checkpoint Kafka committed, not a newer one. */
+static void test_max_id_bound(void **state)
+{
+	struct fx *fx = *state;
+	assert_int_equal(store_fs_new(&fx->loop, fx->root, 5, &fx->s), 0);
+	write_ids(fx, 2, 5);
+	fx->max_id = 4;
+	run_latest(fx);
+	assert_int_equal(fx->latest_status, 0);
+	assert_true(fx->latest_id == 4);
+	assert_memory_equal(fx->latest_buf, fx->snaps[4], fx->lens[4]);
+	assert_int_equal(fx->nskipped, 0);      /* 5 is above the bound, not skipped */
+
+	/* Between two ids: the one below. A damaged one at the bound falls back. */
+	flip_byte(chk(fx, 3, "state.snap"), 30);
+	fx->max_id = 3;
+	run_latest(fx);
+	assert_true(fx->latest_id == 2);
+	assert_int_equal(fx->nskipped, 1);
+	assert_true(fx->skipped_id[0] == 3);
+
+	/* Below every checkpoint: none. */
+	fx->max_id = 1;
+	run_latest(fx);
+	assert_int_equal(fx->latest_status, -ENOENT);
+	assert_int_equal(fx->nskipped, 0);
+	assert_null(fx->latest_buf);
+}
+
 static void test_empty_store(void **state)
 {
 	struct fx *fx = *state;
@@ -349,11 +380,11 @@ static void test_close_with_queued_jobs(void **state)
 	for (int i = 1; i <= 4; i++)
 		assert_int_equal(store_fs_write(fx->s, (uint64_t)i, fx->snaps[i], fx->lens[i],
 						on_write, fx), 0);
-	assert_int_equal(store_fs_latest(fx->s, on_latest, fx), 0);
+	assert_int_equal(store_fs_latest(fx->s, fx->max_id, on_latest, fx), 0);
 	store_fs_close(fx->s, on_closed, fx);
 	assert_int_equal(store_fs_write(fx->s, 7, fx->snaps[7], fx->lens[7], on_write, fx),
 			 -ECANCELED);
-	assert_int_equal(store_fs_latest(fx->s, on_latest, fx), -ECANCELED);
+	assert_int_equal(store_fs_latest(fx->s, UINT64_MAX, on_latest, fx), -ECANCELED);
 	uv_run(&fx->loop, UV_RUN_DEFAULT);
 	fx->s = NULL; /* freed by close */
 	assert_int_equal(fx->closed, 1);
@@ -400,6 +431,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_corrupt_newest_falls_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_incomplete_ignored, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_newer_version_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_max_id_bound, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_empty_store, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_savepoint_not_pruned, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_with_queued_jobs, setup, teardown),
