@@ -6,7 +6,8 @@ src_libtorghut_a_SOURCES += \
 	src/daemon/ingest.c src/daemon/ingest.h \
 	src/daemon/analytics.c src/daemon/analytics.h \
 	src/daemon/observe.c src/daemon/observe.h \
-	src/daemon/schemas.c src/daemon/schemas.h
+	src/daemon/schemas.c src/daemon/schemas.h \
+	src/daemon/checkpoints.c src/daemon/checkpoints.h
 
 sbin_PROGRAMS += src/torghutd
 src_torghutd_SOURCES = src/cmd/torghutd.c

@@ -19,7 +19,7 @@ static void usage(FILE *f)
 	fprintf(f, "usage: torghutctl [-s SOCKET] [--json] [-t SECONDS] COMMAND [ARG]...\n\n"
 		   "commands: status, metrics, market, symbols, subscribe SYM..., unsubscribe SYM...,\n"
 		   "          log-level [LEVEL], reload, drain, top [-d SECONDS] [-n FRAMES]\n"
-		   "          (profile [P], checkpoint and savepoint [DIR] arrive with their subsystems)\n\n"
+		   "          checkpoint, savepoint [DIR], profile [P]\n\n"
 		   "  -s, --socket PATH  control socket (default $TORGHUT_SOCKET or %s)\n"
 		   "  -j, --json         print the daemon's JSON reply as is\n"
 		   "  -t, --timeout SEC  give up after SEC seconds (default 30)\n"

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int ctl_proto_parse_request(const char *line, size_t n, json_t **req, const char **cmd, char *err,
 			    size_t errlen)
@@ -132,8 +133,19 @@ json_t *ctl_proto_request_from_argv(int argc, char *const *argv, char *err, size
 			json_decref(r);
 			return NULL;
 		}
-		if (argc == 2)
+		if (argc == 2 && argv[1][0] != '/' && !strstr(argv[1], "://")) {
+			/* The daemon's working directory is not ours. */
+			char cwd[4096], abs[8192];
+			if (!getcwd(cwd, sizeof(cwd))) {
+				snprintf(err, errlen, "savepoint: cannot resolve %s: %s", argv[1], strerror(errno));
+				json_decref(r);
+				return NULL;
+			}
+			snprintf(abs, sizeof(abs), "%s/%s", cwd, argv[1]);
+			json_object_set_new(r, "dir", json_string(abs));
+		} else if (argc == 2) {
 			json_object_set_new(r, "dir", json_string(argv[1]));
+		}
 	} else if (argc > 1) {
 		snprintf(err, errlen, "%s takes no arguments", cmd);
 		json_decref(r);

@@ -3,6 +3,7 @@
 
 #include "daemon/checkpoints.h"
 
+#include "core/hist.h"
 #include "sink/kafka_markers.h"
 #include "state/snapshot.h"
 #include "state/store.h"
@@ -38,6 +39,7 @@ struct cp_run {
 	int write_status;
 	bool prepared;
 	int prep_status;
+	bool encoded;
 	bool finishing, cancelling, committed;
 	int end_status;
 	char end_why[256];
@@ -93,6 +95,7 @@ struct checkpoints {
 
 	struct checkpoints_stats st;
 	char last_error[256];
+	struct hist *duration; /* or NULL */
 };
 
 static int64_t mono(void)
@@ -198,6 +201,8 @@ static void run_end(struct checkpoints *cp, int status, const char *why)
 		cp->st.last_id = id;
 		cp->st.last_done_real_ns = real_ns();
 		cp->st.last_duration_ns = mono() - r->start_mono;
+		if (cp->duration)
+			hist_record(cp->duration, cp->st.last_duration_ns);
 		cp->st.last_bytes = r->len;
 		cp->st.store_ok = true;
 		keep_good(cp, r->buf, r->len, id);
@@ -335,6 +340,8 @@ static void on_prepared(void *arg, int status)
 		return;
 	r->prepared = true;
 	r->prep_status = status;
+	if (!r->encoded)
+		return; /* inside outputs_commit_begin: take() goes on */
 	if (status < 0) {
 		end_when_idle(cp, status, status == -ECANCELED ? "the Kafka transaction was aborted" : strerror(-status));
 		return;
@@ -348,7 +355,7 @@ static void step(struct checkpoints *cp)
 	struct cp_run *r = &cp->run;
 	char why[256];
 
-	if (r->finishing || r->cancelling || r->end_status)
+	if (!r->encoded || r->finishing || r->cancelling || r->end_status)
 		return;
 	if (r->written && r->write_status < 0) {
 		snprintf(why, sizeof(why), "store %s: %s", store_describe(cp->store), strerror(-r->write_status));
@@ -407,14 +414,17 @@ static int take(struct checkpoints *cp, const char *savepoint, checkpoints_done_
 	if (savepoint && !(r->savepoint = strdup(savepoint)))
 		return -ENOMEM;
 	/* 1. the boundary: records offered from now on belong to the next
-	 * transaction (or wait for the barrier) */
+	 * transaction (or wait for the barrier). prepared may run inside the
+	 * call when nothing is in flight: it is recorded, and acted on once
+	 * the snapshot is encoded. */
+	cp->running = true;
 	if ((rc = outputs_commit_begin(cp->out, on_prepared, cp)) < 0) {
+		cp->running = false;
 		free(r->savepoint);
 		r->savepoint = NULL;
 		return rc;
 	}
 	cp->next_id++;
-	cp->running = true;
 	if (done)
 		r->waiters[r->nwaiters++] = (struct cp_waiter){done, arg};
 	/* the marker's seq is drawn before the snapshot, so a restored state
@@ -431,6 +441,7 @@ static int take(struct checkpoints *cp, const char *savepoint, checkpoints_done_
 			run_end(cp, rc, why);
 		return 0;
 	}
+	r->encoded = true;
 	cp->st.last_snapshot_ns = pause;
 	if (pause > cp->st.max_snapshot_ns)
 		cp->st.max_snapshot_ns = pause;
@@ -444,9 +455,9 @@ static int take(struct checkpoints *cp, const char *savepoint, checkpoints_done_
 			r->write_status = -EIO;
 		}
 	}
-	if (cp->running && r->prepared)
-		step(cp);
-	else if (cp->running && r->exactly_once && r->written)
+	if (cp->running && r->prepared && r->prep_status < 0)
+		end_when_idle(cp, r->prep_status, "the Kafka transaction was aborted");
+	else if (cp->running)
 		step(cp);
 	return 0;
 }
@@ -869,6 +880,11 @@ void checkpoints_close(struct checkpoints *cp, void (*cb)(void *arg), void *arg)
 }
 
 /* ---------------------------------------------------------------- status */
+
+void checkpoints_set_hist(struct checkpoints *cp, struct hist *duration)
+{
+	cp->duration = duration;
+}
 
 void checkpoints_stats(const struct checkpoints *cp, struct checkpoints_stats *s)
 {

@@ -100,6 +100,9 @@ void checkpoints_on_aborted(struct checkpoints *cp, const char *why);
 void checkpoints_final(struct checkpoints *cp, void (*cb)(void *arg), void *arg);
 void checkpoints_close(struct checkpoints *cp, void (*cb)(void *arg), void *arg);
 
+struct hist;
+/* Boundary -> complete, per checkpoint (or NULL). */
+void checkpoints_set_hist(struct checkpoints *cp, struct hist *duration);
 void checkpoints_stats(const struct checkpoints *cp, struct checkpoints_stats *s);
 json_t *checkpoints_status_json(const struct checkpoints *cp);
 /* The readiness gate: the last checkpoint (or the restore) succeeded and

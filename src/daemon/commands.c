@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "daemon/daemon_int.h"
+#include "daemon/checkpoints.h"
 
 #include <stdlib.h>
 #include <errno.h>
@@ -70,6 +71,8 @@ static void cmd_status(void *arg, struct ctl_call *call, json_t *req)
 		json_object_set_new(subs, "ta", analytics_status_json(d->ta));
 	if (d->schemas)
 		json_object_set_new(subs, "schema_registry", schemas_status_json(d->schemas));
+	if (d->cp)
+		json_object_set_new(subs, "checkpoints", checkpoints_status_json(d->cp));
 	if (d->in)
 		json_object_set_new(subs, "alpaca", ingest_status_json(d->in));
 	else
@@ -204,6 +207,44 @@ static void cmd_unsubscribe(void *arg, struct ctl_call *call, json_t *req)
 	change_symbols(daemon_of(arg), call, req, false);
 }
 
+static void on_checkpoint_done(void *arg, int status, uint64_t id, const char *detail)
+{
+	struct ctl_call *call = arg;
+	if (status < 0)
+		ctl_call_fail(call, "%s", detail ? detail : strerror(-status));
+	else
+		ctl_call_reply(call, json_pack("{s:I,s:s}", "id", (json_int_t)id, "detail", detail ? detail : ""));
+}
+
+static void take(struct daemon *d, struct ctl_call *call, bool savepoint, const char *dir)
+{
+	int rc = d->cp && d->state == DAEMON_RUNNING ? checkpoints_take(d->cp, savepoint, dir, on_checkpoint_done, call)
+						      : -EAGAIN;
+	if (rc == -EBUSY)
+		ctl_call_fail(call, "a checkpoint is being taken: try again when it is done");
+	else if (rc == -EAGAIN)
+		ctl_call_fail(call, "not running (%s)", state_name(d->state));
+	else if (rc < 0)
+		ctl_call_fail(call, "cannot take a checkpoint: %s", strerror(-rc));
+}
+
+/* {"cmd":"checkpoint"}: answered when it is committed. */
+static void cmd_checkpoint(void *arg, struct ctl_call *call, json_t *req)
+{
+	take(daemon_of(arg), call, false, NULL);
+}
+
+/* {"cmd":"savepoint","dir":"..."}: dir optional (under state.savepoints.dir). */
+static void cmd_savepoint(void *arg, struct ctl_call *call, json_t *req)
+{
+	json_t *dir = json_object_get(req, "dir");
+	if (dir && !json_is_string(dir)) {
+		ctl_call_fail(call, "\"dir\" must be a string (a directory or s3:// URL)");
+		return;
+	}
+	take(daemon_of(arg), call, true, dir ? json_string_value(dir) : NULL);
+}
+
 const struct ctl_command daemon_commands[] = {
 	{"metrics", false, cmd_metrics},
 	{"symbols", false, cmd_symbols},
@@ -214,5 +255,7 @@ const struct ctl_command daemon_commands[] = {
 	{"log-level", true, cmd_log_level},
 	{"reload", true, cmd_reload},
 	{"drain", true, cmd_drain},
+	{"checkpoint", true, cmd_checkpoint},
+	{"savepoint", true, cmd_savepoint},
 };
 const size_t daemon_ncommands = sizeof(daemon_commands) / sizeof(daemon_commands[0]);

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "daemon/daemon_int.h"
+#include "daemon/checkpoints.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -150,10 +151,21 @@ static void schemas_closed(void *arg)
 	drain_outputs(d);
 }
 
+static void checkpoints_closed(void *arg)
+{
+	struct daemon *d = arg;
+	d->cp = NULL;
+	drain_outputs(d);
+}
+
 static void drain_outputs(struct daemon *d)
 {
 	if (d->schemas) {
 		schemas_close(d->schemas, schemas_closed, d);
+		return;
+	}
+	if (d->cp) {
+		checkpoints_close(d->cp, checkpoints_closed, d);
 		return;
 	}
 	if (d->out)
@@ -194,8 +206,19 @@ static void outputs_closed(void *arg)
 	drain_close_ctl(d);
 }
 
-/* Later subsystems add their steps here in order: stop reading Alpaca,
- * close open bars, commit, final checkpoint. Each step hands over to the
+static void drain_sources(void *arg)
+{
+	struct daemon *d = arg;
+	if (d->in)
+		ingest_close(d->in, ingest_closed, d); /* then TA, Kafka, the control socket */
+	else
+		drain_ta(d);
+}
+
+/* The steps in order: the final checkpoint (open bars stay open: they are
+ * in it), the Alpaca session, the TA engine, Kafka (exactly-once: what came
+ * after the final checkpoint is not committed; a restart reports it as a
+ * gap), the HTTP endpoint, the control socket. Each step hands over to the
  * next from its completion callback; the control socket closes last so
  * `torghutctl status` answers during the drain. */
 void daemon_drain(struct daemon *d, const char *why)
@@ -214,12 +237,12 @@ void daemon_drain(struct daemon *d, const char *why)
 	uv_close((uv_handle_t *)&d->sig_int, NULL);
 	uv_close((uv_handle_t *)&d->sig_hup, NULL);
 	uv_close((uv_handle_t *)&d->watchdog, NULL);
-	uv_timer_stop(&d->checkpoint);
-	uv_close((uv_handle_t *)&d->checkpoint, NULL);
-	if (d->in)
-		ingest_close(d->in, ingest_closed, d); /* then TA, Kafka, the control socket */
+	if (d->out && d->cp)
+		outputs_discard_on_close(d->out); /* only checkpointed outputs commit */
+	if (d->cp)
+		checkpoints_final(d->cp, drain_sources, d);
 	else
-		drain_ta(d);
+		drain_sources(d);
 }
 
 /* ---------------------------------------------------------------- signals */
@@ -243,22 +266,6 @@ static void on_watchdog(uv_timer_t *t)
 
 /* ---------------------------------------------------------------- outputs */
 
-static void on_committed(void *arg, int status)
-{
-	struct daemon *d = arg;
-	d->committing = false;
-	if (status < 0)
-		log_error(d->log, LOG_SUB_KAFKA, "checkpoint commit failed: %s", strerror(-status));
-}
-
-static void on_checkpoint(uv_timer_t *t)
-{
-	struct daemon *d = t->data;
-	if (d->committing || !d->out)
-		return; /* the previous commit is still running: skip this boundary */
-	d->committing = outputs_commit(d->out, on_committed, d) == 0;
-}
-
 static void go_ready(struct daemon *d)
 {
 	d->state = DAEMON_RUNNING;
@@ -267,8 +274,7 @@ static void go_ready(struct daemon *d)
 		      conf_role_name(d->conf->role));
 	log_info(d->log, LOG_SUB_CORE, "torghutd %s running (profile %s, role %s)", PACKAGE_VERSION,
 		 conf_profile_name(d->conf->profile), conf_role_name(d->conf->role));
-	uint64_t every = (uint64_t)(d->conf->checkpoint_interval / 1000000);
-	uv_timer_start(&d->checkpoint, on_checkpoint, every, every);
+	checkpoints_start(d->cp);
 	if (d->ta)
 		analytics_start(d->ta);
 	if (d->in && ingest_start(d->in) < 0)
@@ -317,6 +323,20 @@ static void gate_done(struct daemon *d)
 		go_ready(d);
 }
 
+static void on_restored(void *arg, int status, const char *why)
+{
+	struct daemon *d = arg;
+	if (d->state == DAEMON_DRAINING)
+		return;
+	if (status < 0) {
+		log_error(d->log, LOG_SUB_STATE, "cannot restore the state: %s", why ? why : strerror(-status));
+		d->exit_code = DAEMON_EXIT_DEPENDENCY;
+		daemon_drain(d, "a dependency failed at start-up");
+		return;
+	}
+	gate_done(d);
+}
+
 static void on_outputs_ready(void *arg, int status, const char *why)
 {
 	struct daemon *d = arg;
@@ -328,7 +348,11 @@ static void on_outputs_ready(void *arg, int status, const char *why)
 		daemon_drain(d, "a dependency failed at start-up");
 		return;
 	}
-	gate_done(d);
+	/* Kafka first: in exactly-once, init_transactions has fenced any
+	 * predecessor, so its last transaction is decided before we ask
+	 * which checkpoint committed. */
+	int64_t left = d->conf->startup_timeout / 1000000 - (int64_t)((uv_hrtime() - d->start_mono_ns) / 1000000);
+	checkpoints_restore(d->cp, left > 1000 ? left : 1000, on_restored, d);
 }
 
 static void on_schemas_ready(void *arg, int status, const char *why)
@@ -374,10 +398,57 @@ static int setup_schemas(struct daemon *d, char *err, size_t errlen)
 
 static void on_outputs_aborted(void *arg, const char *why)
 {
-	/* Without a checkpoint to restore (state layer pending), the aborted
-	 * interval is lost: say so loudly; the status topic gets the gap. */
 	struct daemon *d = arg;
 	log_error(d->log, LOG_SUB_KAFKA, "transaction aborted (%s): its records are not committed", why);
+	if (d->cp)
+		checkpoints_on_aborted(d->cp, why);
+}
+
+/* ---------------------------------------------------------------- state */
+
+static int cp_save(void *arg, struct snapshot_writer *w)
+{
+	struct daemon *d = arg;
+	int rc = 0;
+	if (d->in && (rc = ingest_state_save(d->in, w)) < 0)
+		return rc;
+	if (d->ta && (rc = analytics_state_save(d->ta, w)) < 0)
+		return rc;
+	return 0;
+}
+
+static int cp_load(void *arg, const struct snapshot *snap, uint64_t id, const char *why)
+{
+	struct daemon *d = arg;
+	int rc = 0;
+	if (d->in && (rc = ingest_state_load(d->in, snap, id, why)) < 0)
+		return rc;
+	if (d->ta && (rc = analytics_state_load(d->ta, snap)) < 0)
+		return rc;
+	return 0;
+}
+
+static ssize_t cp_marker(void *arg, uint64_t id, const char *detail, char *buf, size_t cap, const char **key)
+{
+	struct daemon *d = arg;
+	if (!d->in)
+		return -ENOENT;
+	*key = ingest_feed(d->in);
+	return ingest_marker(d->in, id, detail, buf, cap);
+}
+
+static const char *cp_marker_key(void *arg)
+{
+	struct daemon *d = arg;
+	return d->in ? ingest_feed(d->in) : NULL;
+}
+
+static void cp_fatal(void *arg, const char *why)
+{
+	struct daemon *d = arg;
+	log_error(d->log, LOG_SUB_STATE, "%s: stopping for a restart", why);
+	d->exit_code = DAEMON_EXIT_DEPENDENCY;
+	daemon_drain(d, "unrecoverable checkpoint error");
 }
 
 static void on_outputs_fatal(void *arg, const char *why)
@@ -451,8 +522,6 @@ int daemon_run(const struct daemon_args *a, struct conf *conf, struct log *log)
 	/* 2. watchdog timer, only when systemd asked for one */
 	uv_timer_init(&d->loop, &d->watchdog);
 	d->watchdog.data = d;
-	uv_timer_init(&d->loop, &d->checkpoint);
-	d->checkpoint.data = d;
 	if (d->notify.watchdog_usec) {
 		uint64_t every_ms = d->notify.watchdog_usec / 2000;
 		uv_timer_start(&d->watchdog, on_watchdog, 0, every_ms ? every_ms : 1);
@@ -522,6 +591,16 @@ int daemon_run(const struct daemon_args *a, struct conf *conf, struct log *log)
 	if (conf->role == CONF_ROLE_TA) {
 		log_error(log, LOG_SUB_TA, "role=ta (TA from the raw Kafka topics) is not implemented yet");
 		code = DAEMON_EXIT_CONFIG;
+		goto fail;
+	}
+
+	/* 5b. the checkpoint store and coordinator (restores once Kafka is up) */
+	struct checkpoints_hooks ch = {.save = cp_save, .load = cp_load, .marker = cp_marker,
+				       .marker_key = cp_marker_key, .fatal = cp_fatal, .arg = d};
+	if ((rc = checkpoints_new(&d->loop, conf, log, d->out, &ch, &d->cp, err, sizeof(err))) < 0) {
+		d->cp = NULL;
+		log_error(log, LOG_SUB_STATE, "%s", err);
+		code = rc == -EINVAL ? DAEMON_EXIT_CONFIG : DAEMON_EXIT_DEPENDENCY;
 		goto fail;
 	}
 

@@ -40,8 +40,7 @@ struct daemon {
 	struct analytics *ta;       /* NULL for role=ingest */
 	struct ingest *in;          /* NULL for role=ta or when unconfigured */
 	const char *ingest_off;     /* why there is no Alpaca source, or NULL */
-	uv_timer_t checkpoint; /* the checkpoint/commit interval */
-	bool committing;
+	struct checkpoints *cp;     /* the checkpoint coordinator */
 
 	enum daemon_state state;
 	int exit_code;

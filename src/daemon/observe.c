@@ -7,6 +7,8 @@
 
 #include "daemon/daemon_int.h"
 #include "daemon/observe.h"
+#include "core/clock.h"
+#include "daemon/checkpoints.h"
 
 #include "core/hist.h"
 #include "core/looplag.h"
@@ -27,7 +29,7 @@ struct observe {
 	struct metrics *m;
 	struct http_server *http;
 	struct looplag *lag;
-	struct hist *loop_lag, *loop_busy, *ingest_lat, *bar_to_signal, *event_to_signal;
+	struct hist *loop_lag, *loop_busy, *ingest_lat, *bar_to_signal, *event_to_signal, *checkpoint;
 	struct hist *ack[OUT_TOPIC_COUNT];
 	int closing;
 	void (*closed_cb)(void *);
@@ -71,8 +73,7 @@ static size_t gates(struct daemon *d, struct metrics_gate *g)
 	g[1] = (struct metrics_gate){"alpaca_ws", subscribed, d->in ? "alpaca_ws_not_subscribed" : "alpaca_not_configured"};
 	g[2] = (struct metrics_gate){"kafka", os.ready && os.gate, os.error_class ? os.error_class : "kafka_produce"};
 	g[3] = (struct metrics_gate){"market_data_channels", flowing, "market_data_channel_starvation"};
-	/* No checkpoint store yet (state layer pending): the gate cannot fail. */
-	g[4] = (struct metrics_gate){"checkpoint", true, NULL};
+	g[4] = (struct metrics_gate){"checkpoint", d->cp && checkpoints_gate(d->cp), "checkpoint_store"};
 	return GATES;
 }
 
@@ -126,6 +127,16 @@ static void collect(struct observe *o)
 	int cur = d->schemas ? 1 + (int)schemas_state(d->schemas) : 0;
 	for (int i = 0; i < 4; i++)
 		set_gauge(m, METRICS_REGISTRY_GATE, METRICS_LABELS("state", reg_state[i]), i == cur);
+	if (d->cp) {
+		struct checkpoints_stats cs;
+		checkpoints_stats(d->cp, &cs);
+		set_counter(m, METRICS_CHECKPOINTS, NULL, cs.completed);
+		set_counter(m, METRICS_CHECKPOINT_FAILURES, NULL, cs.failed);
+		int64_t *age;
+		if (metrics_gauge(m, METRICS_CHECKPOINT_AGE, NULL, NULL, &age) == 0)
+			*age = cs.last_done_real_ns ? (clock_real_ns() - cs.last_done_real_ns) / 1000000000
+						    : (int64_t)(uv_hrtime() - (uint64_t)d->start_mono_ns) / 1000000000;
+	}
 	size_t n = gates(d, g);
 	json_decref(metrics_readyz_json(g, n, &ready));
 	set_gauge(m, METRICS_READY, NULL, ready);
@@ -164,7 +175,13 @@ static void h_readyz(void *arg, const struct http_request *req, struct http_resp
 	struct metrics_gate g[GATES];
 	bool ready;
 	json_t *body = metrics_readyz_json(g, gates(o->d, g), &ready);
-	json_object_set_new(body, "checkpoint", json_string("no checkpoint store yet (state layer pending)"));
+	if (o->d->cp) {
+		struct checkpoints_stats cs;
+		checkpoints_stats(o->d->cp, &cs);
+		json_object_set_new(body, "checkpoint_last_id", json_integer((json_int_t)cs.last_id));
+		if (cs.last_error && *cs.last_error)
+			json_object_set_new(body, "checkpoint_error", json_string(cs.last_error));
+	}
 	if (o->d->schemas) /* the gate's own class even when another gate fails first */
 		json_object_set_new(body, "schema_registry", schemas_status_json(o->d->schemas));
 	char *s = json_dumps(body, JSON_COMPACT);
@@ -200,6 +217,7 @@ int observe_new(struct daemon *d, char *err, size_t errlen)
 	metrics_histogram(o->m, METRICS_LAT_EVENT_TO_PRODUCE, NULL, METRICS_LABELS("topic", "ingest"), &o->ingest_lat);
 	metrics_histogram(o->m, METRICS_LAT_BAR_TO_SIGNAL, NULL, NULL, &o->bar_to_signal);
 	metrics_histogram(o->m, METRICS_LAT_EVENT_TO_SIGNAL, NULL, NULL, &o->event_to_signal);
+	metrics_histogram(o->m, METRICS_CHECKPOINT_DURATION, NULL, NULL, &o->checkpoint);
 	struct looplag_opts lo = {.busy = true, .lag = o->loop_lag, .busy_hist = o->loop_busy};
 	if ((rc = looplag_new(&d->loop, &lo, &o->lag)) < 0) {
 		snprintf(err, errlen, "loop-lag probe: %s", uv_strerror(rc));
@@ -231,6 +249,8 @@ void observe_attach(struct observe *o)
 		ingest_set_hist(d->in, o->ingest_lat);
 	if (d->ta)
 		analytics_set_hists(d->ta, o->bar_to_signal, o->event_to_signal);
+	if (d->cp)
+		checkpoints_set_hist(d->cp, o->checkpoint);
 	if (d->out) {
 		for (int t = 0; t < OUT_TOPIC_COUNT; t++)
 			if (outputs_topic_enabled(d->out, (enum outputs_topic)t))

@@ -35,6 +35,7 @@ struct outputs {
 	int64_t deadline_mono_ns;
 	int retry_ms;
 	bool ready, gate, closing, start_reported;
+	bool discard_on_close; /* exactly-once: the open transaction is aborted at close */
 	const char *error_class;
 
 	struct outputs_topic_stats st[OUT_TOPIC_COUNT];
@@ -415,6 +416,11 @@ int outputs_commit_cancel(struct outputs *o, void (*cb)(void *arg, int status), 
 	return rc;
 }
 
+void outputs_discard_on_close(struct outputs *o)
+{
+	o->discard_on_close = true;
+}
+
 const char *outputs_txn_tag(const struct outputs *o)
 {
 	return o->k ? kafka_txn_tag(o->k) : "";
@@ -508,7 +514,8 @@ void outputs_close(struct outputs *o, void (*cb)(void *arg), void *arg)
 	o->closing = true;
 	/* Commit what the open transaction holds (exactly-once) or wait for
 	 * acknowledgements (low-latency), then close. */
-	if (o->ready && !o->commit_cb && outputs_commit(o, close_after_commit, o) == 0)
+	bool keep = !(o->discard_on_close && kafka_profile(o->k) == KAFKA_EXACTLY_ONCE);
+	if (keep && o->ready && !o->commit_cb && outputs_commit(o, close_after_commit, o) == 0)
 		return;
 	kafka_close(o->k, kafka_closed, o);
 }

@@ -90,5 +90,9 @@ void outputs_set_ack_hists(struct outputs *o, struct hist *const hists[OUT_TOPIC
 void outputs_stats(const struct outputs *o, struct outputs_stats *s);
 const char *outputs_bootstrap(const struct outputs *o);
 bool outputs_embedded(const struct outputs *o);
-/* Drain: commit what is open, then close; cb once everything is freed. */
+/* With checkpoints, only what a checkpoint covers may commit: close then
+ * aborts the open transaction instead of committing it (exactly-once). */
+void outputs_discard_on_close(struct outputs *o);
+/* Drain: commit what is open (unless discarding), then close; cb once
+ * everything is freed. */
 void outputs_close(struct outputs *o, void (*cb)(void *arg), void *arg);

@@ -34,6 +34,7 @@ alpaca.symbols = NVDA
 alpaca.channels = trades,quotes,bars
 kafka.bootstrap.servers = $boot
 control.socket = $d/c.sock
+state.checkpoints.dir = $d/chk
 http.listen = 127.0.0.1:0
 execution.checkpointing.interval = 1s
 CONF

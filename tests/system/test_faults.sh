@@ -44,6 +44,7 @@ alpaca.idle.timeout = ${IDLE:-30s}
 kafka.bootstrap.servers = $boot
 topic.status = status.$n
 control.socket = $d/c.sock
+state.checkpoints.dir = $d/chk
 http.listen = 127.0.0.1:0
 CONF
 	"$B/src/torghutd" -c "$d/torghut.conf" >"$d/torghutd.log" 2>&1 &

@@ -16,7 +16,7 @@ registry() { # registry NAME: starts a fake registry, sets url (not in a subshel
 pids+=($!)
 wait_for 20 test -s "$tmp/kafka.out"
 boot=$(head -1 "$tmp/kafka.out")
-common=(--set control.socket="$tmp/c.sock" --set http.listen=127.0.0.1:0 --set schema.dir="$S/schemas"
+common=(--set control.socket="$tmp/c.sock" --set state.checkpoints.dir="$tmp/chk" --set http.listen=127.0.0.1:0 --set schema.dir="$S/schemas"
 	--set kafka.bootstrap.servers="$boot" --set startup.timeout=5s)
 
 registry r1

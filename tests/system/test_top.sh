@@ -46,6 +46,7 @@ alpaca.symbols = NVDA
 alpaca.channels = trades,quotes,bars
 kafka.bootstrap.servers = $(head -1 "$tmp/kafka.out")
 control.socket = $tmp/c.sock
+state.checkpoints.dir = $tmp/chk
 http.listen = 127.0.0.1:0
 execution.checkpointing.interval = 1s
 CONF
