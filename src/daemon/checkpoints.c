@@ -40,6 +40,7 @@ struct cp_run {
 	bool prepared;
 	int prep_status;
 	bool encoded;
+	bool delayed_write, delayed_finish; /* debug.checkpoint-delay passed */
 	bool finishing, cancelling, committed;
 	int end_status;
 	char end_why[256];
@@ -58,7 +59,7 @@ struct checkpoints {
 	struct store *store;
 	char fingerprint[256];
 	char savepoints[1024]; /* where `savepoint` without DIR writes */
-	uv_timer_t timer, timeout, retry;
+	uv_timer_t timer, timeout, retry, delay;
 	int handles;
 
 	uint64_t next_id;
@@ -195,6 +196,7 @@ static void run_end(struct checkpoints *cp, int status, const char *why)
 	bool rewind = status < 0 && r->exactly_once && status != -ENOTRECOVERABLE && status != -ESHUTDOWN;
 
 	uv_timer_stop(&cp->timeout);
+	uv_timer_stop(&cp->delay);
 	memcpy(w, r->waiters, sizeof(w));
 	if (status == 0) {
 		cp->st.completed++;
@@ -349,6 +351,44 @@ static void on_prepared(void *arg, int status)
 	step(cp);
 }
 
+static void on_delay(uv_timer_t *t);
+
+/* debug.checkpoint-delay (tests): a pause at this point, then call again. */
+static bool delayed(struct checkpoints *cp, bool *passed)
+{
+	if (!cp->conf->debug_checkpoint_delay || *passed)
+		return false;
+	*passed = true;
+	uv_timer_start(&cp->delay, on_delay, (uint64_t)(cp->conf->debug_checkpoint_delay / 1000000), 0);
+	return true;
+}
+
+static void start_write(struct checkpoints *cp)
+{
+	struct cp_run *r = &cp->run;
+	if (delayed(cp, &r->delayed_write))
+		return;
+	r->writing = true;
+	if (store_write(cp->store, r->id, r->buf, r->len, on_written, cp) < 0) {
+		r->writing = false;
+		r->written = true;
+		r->write_status = -EIO;
+		step(cp);
+	}
+}
+
+static void on_delay(uv_timer_t *t)
+{
+	struct checkpoints *cp = t->data;
+	struct cp_run *r = &cp->run;
+	if (!cp->running)
+		return;
+	if (r->exactly_once && !r->writing && !r->written && !r->end_status)
+		start_write(cp);
+	else
+		step(cp);
+}
+
 /* exactly-once: both halves of phase 2 done -> marker and commit. */
 static void step(struct checkpoints *cp)
 {
@@ -368,6 +408,8 @@ static void step(struct checkpoints *cp)
 		return;
 	}
 	if (!r->prepared || (r->exactly_once && !r->written))
+		return;
+	if (delayed(cp, &r->delayed_finish))
 		return;
 	r->finishing = true;
 	int rc = outputs_commit_finish(cp->out, r->key, r->key ? strlen(r->key) : 0,
@@ -447,14 +489,8 @@ static int take(struct checkpoints *cp, const char *savepoint, checkpoints_done_
 		cp->st.max_snapshot_ns = pause;
 	uv_timer_start(&cp->timeout, on_timeout, (uint64_t)(cp->conf->checkpoint_timeout / 1000000), 0);
 	/* 2. exactly-once: the store write runs while the deliveries finish */
-	if (r->exactly_once) {
-		r->writing = true;
-		if (store_write(cp->store, r->id, r->buf, r->len, on_written, cp) < 0) {
-			r->writing = false;
-			r->written = true;
-			r->write_status = -EIO;
-		}
-	}
+	if (r->exactly_once)
+		start_write(cp);
 	if (cp->running && r->prepared && r->prep_status < 0)
 		end_when_idle(cp, r->prep_status, "the Kafka transaction was aborted");
 	else if (cp->running)
@@ -788,6 +824,11 @@ int checkpoints_new(uv_loop_t *loop, const struct conf *c, struct log *log, stru
 
 	if (!cp)
 		return -ENOMEM;
+	if (c->debug_checkpoint_delay && !c->debug_test_hooks) {
+		snprintf(err, errlen, "debug.checkpoint-delay: needs debug.test-hooks=true (tests only)");
+		free(cp);
+		return -EINVAL;
+	}
 	cp->loop = loop;
 	cp->log = log;
 	cp->conf = c;
@@ -829,8 +870,9 @@ int checkpoints_new(uv_loop_t *loop, const struct conf *c, struct log *log, stru
 	uv_timer_init(loop, &cp->timer);
 	uv_timer_init(loop, &cp->timeout);
 	uv_timer_init(loop, &cp->retry);
-	cp->timer.data = cp->timeout.data = cp->retry.data = cp;
-	cp->handles = 3;
+	uv_timer_init(loop, &cp->delay);
+	cp->timer.data = cp->timeout.data = cp->retry.data = cp->delay.data = cp;
+	cp->handles = 4;
 	*res = cp;
 	return 0;
 }
@@ -875,6 +917,7 @@ void checkpoints_close(struct checkpoints *cp, void (*cb)(void *arg), void *arg)
 	uv_close((uv_handle_t *)&cp->timer, handle_closed);
 	uv_close((uv_handle_t *)&cp->timeout, handle_closed);
 	uv_close((uv_handle_t *)&cp->retry, handle_closed);
+	uv_close((uv_handle_t *)&cp->delay, handle_closed);
 	/* Jobs already queued finish first (their callbacks see closing). */
 	store_close(cp->store, store_closed, cp);
 }

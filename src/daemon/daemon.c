@@ -275,6 +275,10 @@ static void go_ready(struct daemon *d)
 	log_info(d->log, LOG_SUB_CORE, "torghutd %s running (profile %s, role %s)", PACKAGE_VERSION,
 		 conf_profile_name(d->conf->profile), conf_role_name(d->conf->role));
 	checkpoints_start(d->cp);
+	/* A first checkpoint before any data: a crash before the first
+	 * interval ends still leaves a trace, so the next start knows it
+	 * resumes (and reports the loss) rather than starting afresh. */
+	checkpoints_take(d->cp, false, NULL, NULL, NULL);
 	if (d->ta)
 		analytics_start(d->ta);
 	if (d->in && ingest_start(d->in) < 0)

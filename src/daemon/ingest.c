@@ -217,13 +217,14 @@ static void on_gap_timer(uv_timer_t *t)
 static void report_recovery_gap(struct ingest *in, int64_t first_live_ns)
 {
 	in->recover_pending = false;
-	if (!in->recover_start_ns)
-		return; /* the restored state had seen no data: nothing to report */
+	/* A restored state that had seen no data does not know where the loss
+	 * began (the run before it may have streamed without committing): the
+	 * gap then has no start, meaning "anything before its end". */
 	struct envelope_conn_status cs = {
 		.ingest_ns = clock_real_ns(), .event_ns = clock_real_ns(), .feed = in->feed,
 		.seq = seq_map_next(in->seq, STATUS_SEQ_CHANNEL, in->feed), .status = ENVELOPE_CONN_GAP,
 		.error_class = "recovery", .detail = in->recover_why,
-		.has_gap_start = true, .gap_start_ns = in->recover_start_ns, .has_gap_end = true,
+		.has_gap_start = in->recover_start_ns != 0, .gap_start_ns = in->recover_start_ns, .has_gap_end = true,
 		.gap_end_ns = first_live_ns};
 	log_warn(in->log, LOG_SUB_ALPACA, "gap after recovery: %s", in->recover_why);
 	produce_status(in, &cs);

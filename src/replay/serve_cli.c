@@ -42,6 +42,9 @@ static void usage(FILE *f)
 	      "  --batch N              up to N messages per frame (default 1)\n"
 	      "  --linger-ms MS         let a frame wait up to MS for more messages (default 0)\n"
 	      "  --loop                 start over at the end of the recording\n"
+	      "  --live                 one clock for all connections, like a live feed: a\n"
+	      "                         connection starts at the message due now; what was\n"
+	      "                         due while nobody listened is skipped (with --speed)\n"
 	      "  --max-queued BYTES     407 slow client above this backlog (default 16777216)\n"
 	      "  --send-log FILE        CSV line per data message sent (flushed every second)\n"
 	      "  --log-level LEVEL      error, warn, info (default), debug\n"
@@ -145,7 +148,7 @@ int replay_serve_parse(int argc, char **argv, struct replay_serve_args *a, char 
 			return bad(err, errcap, "unknown option \"%s\"", arg);
 		memcpy(name, arg + 2, nlen);
 		name[nlen] = '\0';
-		static const char *const flags[] = {"help", "omit-empty", "loop", "max", "no-pong",
+		static const char *const flags[] = {"help", "omit-empty", "loop", "live", "max", "no-pong",
 		                                    "reject-auth"};
 		static const char *const valued[] = {
 			"recording", "listen",    "cert",         "cert-key",   "tls-key",
@@ -205,6 +208,8 @@ int replay_serve_parse(int argc, char **argv, struct replay_serve_args *a, char 
 			a->omit_empty = true;
 		} else if (strcmp(name, "loop") == 0) {
 			a->loop = true;
+		} else if (strcmp(name, "live") == 0) {
+			a->live = true;
 		} else if (strcmp(name, "speed") == 0) {
 			pacing++;
 			a->sched.mode = SCHEDULE_RECORDED;
@@ -371,6 +376,7 @@ int replay_serve_main(int argc, char **argv)
 		.auth_timeout_ms = a.auth_timeout_ms,
 		.symbol_limit = a.symbol_limit,
 		.omit_empty = a.omit_empty,
+		.live = a.live,
 		.max_queued = (size_t)a.max_queued,
 		.faults = a.faults,
 		.log = serve_log,

@@ -23,7 +23,7 @@ struct replay_serve_args {
 	const char *recording, *cert, *cert_key, *key, *secret, *keys_file, *send_log;
 	uint64_t auth_timeout_ms, dead_hold_ms;
 	uint32_t symbol_limit, conn_limit;
-	bool omit_empty, loop, help;
+	bool omit_empty, loop, live, help;
 	struct schedule_opts sched;
 	uint64_t max_queued;
 	enum log_level log_level;

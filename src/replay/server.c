@@ -180,6 +180,7 @@ struct replay_server {
 	void (*close_cb)(void *arg);
 	void *close_arg;
 	struct replay_server_stats st;
+	int64_t live_start_ns; /* --live: the shared schedule start, 0 before the first stream */
 };
 
 /* Outgoing frame scanner for the no-pong filter (server frames are
@@ -636,9 +637,20 @@ static int rs_stream_start(struct rs_conn *c)
 	c->pend_at = malloc(batch * sizeof(*c->pend_at));
 	if (!c->pend_idx || !c->pend_at)
 		return -ENOMEM;
-	int r = schedule_init(&c->sched, &s->o.sched, (int64_t)uv_hrtime(), rs_origin(s));
+	int64_t now = (int64_t)uv_hrtime(), start = now;
+	if (s->o.live && s->o.sched.mode == SCHEDULE_RECORDED) {
+		if (!s->live_start_ns)
+			s->live_start_ns = now;
+		start = s->live_start_ns;
+	}
+	int r = schedule_init(&c->sched, &s->o.sched, start, rs_origin(s));
 	if (r < 0)
 		return r;
+	if (start != now) { /* what was due while this client was away is gone */
+		const struct replay_server_rec *rec = s->o.rec;
+		while (c->scan < rec->n && schedule_due(&c->sched, 0, rec->v[c->scan].at_ns) < now)
+			c->scan++;
+	}
 	c->streaming = true;
 	rs_log(s, LOG_LEVEL_DEBUG, "conn %u: streaming", c->no);
 	return 0;

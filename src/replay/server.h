@@ -78,6 +78,10 @@ struct replay_server_opts {
 	struct sendlog *sendlog;      /* optional */
 	struct schedule_opts sched;   /* batch 0 means 1 */
 	bool loop;                    /* start over at the end of the recording */
+	/* One schedule clock for every connection, started by the first stream
+	 * (RECORDED pacing): a connection starts at the message due now, so a
+	 * client that reconnects misses what it was down for, like a live feed. */
+	bool live;
 	/* Session rules (session.h). */
 	uint64_t auth_timeout_ms;     /* 0: 10 s */
 	uint32_t symbol_limit;        /* 0: unlimited */
