@@ -231,4 +231,27 @@ TORGHUT_SOCKET=$tmp/c.sock "$B/src/torghutctl" drain >/dev/null
 wait $td
 check "registry up: the daemon drains and exits 0" test $? -eq 0
 
+# a slow registry: the loop keeps serving while the gate waits for answers
+registry r5
+curl -sf -X POST -d '{"ms": 3000, "count": 2}' "$url/_delay" >/dev/null
+"$B/src/torghutd" "${common[@]}" --set schema.registry.url="$url" --set startup.timeout=60s \
+	--set schema.registry.auto-register=true >"$tmp/slow.log" 2>&1 &
+td=$!
+pids+=($td)
+wait_for 20 http_port
+resolving_slow() { [ "$(readyz schema_registry state)" = '"resolving"' ]; }
+fast_status() { # status answers within 300 ms while a registry call hangs
+	local t0=$(date +%s%N)
+	TORGHUT_SOCKET=$tmp/c.sock "$B/src/torghutctl" status >/dev/null && [ $(($(date +%s%N) - t0)) -lt 300000000 ]
+}
+sleep 1
+check "slow registry: the gate is still resolving after 1 s" resolving_slow
+healthz() { curl -sf -m 1 "http://127.0.0.1:$hport/healthz" >/dev/null; }
+check "slow registry: status and /healthz answer at once meanwhile" eval 'fast_status && fast_status && healthz'
+lagmax=$(metric 'torghut_loop_lag_max_seconds')
+check "slow registry: loop lag stays under 100 ms ($lagmax s)" $PY -c "import sys; sys.exit(not float('${lagmax:-1}') < 0.1)"
+check "slow registry: the gate opens once the answers come" wait_for 30 ready_seen
+TORGHUT_SOCKET=$tmp/c.sock "$B/src/torghutctl" drain >/dev/null
+wait $td
+
 finish
