@@ -27,3 +27,12 @@ tests_unit_state_test_s3_SOURCES = tests/unit/state/test_s3.c
 tests_unit_state_test_s3_CFLAGS = $(TG_TEST_CF)
 tests_unit_state_test_s3_LDADD = $(TG_TEST_LIBS)
 
+# The S3 store against s3rver (tests/s3: npm ci --prefix tests/s3, done by
+# tools/setup test), a SigV4-checking fault proxy in front of it.
+check_PROGRAMS += tests/system/s3_check
+tests_system_s3_check_SOURCES = tests/system/s3_check.c
+tests_system_s3_check_CFLAGS = $(TG_TEST_CF)
+tests_system_s3_check_LDADD = $(TG_TEST_LIBS)
+TESTS += tests/system/test_s3.sh
+dist_noinst_SCRIPTS += tests/system/test_s3.sh
+EXTRA_DIST += tests/s3/package.json tests/s3/package-lock.json tests/s3/fault_proxy.py
