@@ -347,28 +347,31 @@ static void test_ws_plain_exchange(void **state)
 	check_exchange(t);
 }
 
-static void test_read_pause(void **state)
+static void read_pause_case(struct t *t, bool secure)
 {
-	struct t *t = *state;
-	tls_configs(t, "ca.crt");
+	if (secure)
+		tls_configs(t, "ca.crt");
+	else
+		plain_configs(t);
 	listen_any(t);
 	t->pause_reads = true;
-	connect_to(t, "wss", "localhost", "127.0.0.1");
+	if (secure)
+		connect_to(t, "wss", "localhost", "127.0.0.1");
+	else
+		connect_to(t, "ws", "127.0.0.1", NULL);
 	run(t);
 	assert_int_equal(t->paused_checks, 2);
 	check_exchange(t);
 }
 
+static void test_read_pause(void **state)
+{
+	read_pause_case(*state, true);
+}
+
 static void test_read_pause_plain(void **state)
 {
-	struct t *t = *state;
-	plain_configs(t);
-	listen_any(t);
-	t->pause_reads = true;
-	connect_to(t, "ws", "127.0.0.1", NULL);
-	run(t);
-	assert_int_equal(t->paused_checks, 2);
-	check_exchange(t);
+	read_pause_case(*state, false);
 }
 
 static void test_ws_dial_by_name(void **state)
