@@ -8,7 +8,11 @@ set -eu
 B=$1 RATE=$2 SECS=$3 NSYM=${4:-1}
 tmp=$(mktemp -d /tmp/tg-lat-XXXXXX)
 pids=()
-trap 'for p in "${pids[@]}"; do kill $p 2>/dev/null; done; wait 2>/dev/null; rm -rf "$tmp"' EXIT
+td=
+# The daemon first, while the broker is up: its drain then flushes and ends
+# at once instead of retrying a dead broker and stealing the next run's CPU.
+trap '[ -n "$td" ] && kill $td 2>/dev/null && wait $td 2>/dev/null
+for p in "${pids[@]}"; do kill $p 2>/dev/null; done; wait 2>/dev/null; rm -rf "$tmp"' EXIT
 # enough messages for RATE x SECS (+20 %); the replay paces by --rate, not by
 # the recorded times
 "$B/src/torghut-replay" generate --seed 5 --symbols "$NSYM" --minutes 30 --messages $((RATE * SECS * 6 / 5)) \

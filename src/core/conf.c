@@ -119,6 +119,7 @@ static const struct conf_key keys[] = {
 	{"s3.secret.key.file", KT_SECRET_FILE, O(s3_secret_key), NULL, 0, 0, 0, NULL},
 	{"s3.access.key", KT_SECRET_INLINE, O(s3_access_key), NULL, 0, 0, 0, NULL},
 	{"s3.secret.key", KT_SECRET_INLINE, O(s3_secret_key), NULL, 0, 0, 0, NULL},
+	{"s3.ca.file", KT_STR, O(s3_ca_file), NULL, 0, 0, 0, NULL},
 
 	{"schema.registry.url", KT_STR, O(registry_url), NULL, 0, 0, 0, NULL},
 	{"schema.registry.auto-register", KT_BOOL, O(registry_auto_register), "false", 0, 0, 0, NULL},

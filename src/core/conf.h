@@ -79,7 +79,7 @@ struct conf {
 	char *checkpoints_dir, *savepoints_dir, *restore_dir;
 	int64_t checkpoints_retained;
 
-	char *s3_endpoint, *s3_region;
+	char *s3_endpoint, *s3_region, *s3_ca_file;
 	bool s3_path_style, s3_ssl;
 	struct conf_secret s3_access_key, s3_secret_key;
 

@@ -18,7 +18,7 @@ void daemon_usage(FILE *f)
 		   "      --set KEY=VALUE override a configuration key (repeatable)\n"
 		   "      --low-latency   the same as --set profile=low-latency\n"
 		   "      --check-config  validate, print the effective configuration (secrets redacted), exit\n"
-		   "      --register-schemas  register (or verify) the TA schemas in the schema registry, exit\n"
+		   "      --register-schemas  register (or verify) the role's schemas in the schema registry, exit\n"
 		   "      --version       print the version and exit\n"
 		   "  -h, --help          print this help and exit\n\n"
 		   "See torghutd(8) and torghut.conf(5).\n",

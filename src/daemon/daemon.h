@@ -24,7 +24,7 @@ struct daemon_args {
 	const char **sets;        /* "KEY=VALUE" */
 	size_t nsets;
 	bool check_config, version, help;
-	bool register_schemas;    /* register or verify the TA subjects, then exit */
+	bool register_schemas;    /* register or verify the role's subjects, then exit */
 };
 
 /* Parses argv. Returns 0, or DAEMON_EXIT_USAGE with a message in err.

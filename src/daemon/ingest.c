@@ -25,6 +25,11 @@
 #define DEDUP_MAX 262144
 #define STATUS_SEQ_CHANNEL 250 /* seq counter id of our connection status events */
 #define GAP_REPORT_MS 1000     /* backpressure drops are reported at most this often */
+/* Frames handled per loop iteration stop (reading pauses) once this much
+ * time has gone into them, so timers and Kafka's queue are served between
+ * slices instead of after a whole socket backlog (libuv reads up to 32
+ * buffers per wake-up). */
+#define INGEST_SLICE_NS (500 * 1000)
 
 struct ingest {
 	uv_loop_t *loop;
@@ -47,6 +52,9 @@ struct ingest {
 
 	uv_timer_t sess_timer; /* alpaca_next_deadline */
 	uv_timer_t gap_timer;  /* backpressure gap reports */
+	uv_check_t slice_check; /* after each iteration's I/O: a new slice, reading resumed */
+	int64_t slice_start;    /* mono ns of the slice's first frame; 0 = none yet */
+	bool read_paused;
 	char *env;             /* envelope scratch */
 	size_t env_cap;
 
@@ -358,6 +366,12 @@ static void ws_on_message(void *user, enum ws_msg_type type, const uint8_t *msg,
 		recorder_frame(in->rec, real, (const char *)msg, len);
 	}
 	arm_session_timer(in);
+	if (!in->slice_start)
+		in->slice_start = mono;
+	if (!in->read_paused && in->ws && now_mono() - in->slice_start > INGEST_SLICE_NS) {
+		in->read_paused = true;
+		wsconn_read_pause(in->ws, true);
+	}
 }
 
 static void ws_on_close(void *user, const struct wsconn_end *end)
@@ -435,8 +449,9 @@ int ingest_new(uv_loop_t *loop, const struct conf *c, struct log *log, struct ou
 
 	uv_timer_init(loop, &in->sess_timer);
 	uv_timer_init(loop, &in->gap_timer);
-	in->sess_timer.data = in->gap_timer.data = in;
-	in->handles = 2;
+	uv_check_init(loop, &in->slice_check);
+	in->sess_timer.data = in->gap_timer.data = in->slice_check.data = in;
+	in->handles = 3;
 	*res = in;
 	return 0;
 fail:
@@ -455,9 +470,21 @@ fail:
 	return rc;
 }
 
+static void on_slice_check(uv_check_t *h)
+{
+	struct ingest *in = h->data;
+	in->slice_start = 0;
+	if (in->read_paused) {
+		in->read_paused = false;
+		wsconn_read_pause(in->ws, false);
+	}
+}
+
 int ingest_start(struct ingest *in)
 {
 	uv_timer_start(&in->gap_timer, on_gap_timer, GAP_REPORT_MS, GAP_REPORT_MS);
+	uv_check_start(&in->slice_check, on_slice_check);
+	uv_unref((uv_handle_t *)&in->slice_check); /* never what keeps the loop alive */
 	int rc = alpaca_start(in->sess, now_mono());
 	arm_session_timer(in);
 	return rc;
@@ -510,6 +537,7 @@ void ingest_close(struct ingest *in, void (*cb)(void *arg), void *arg)
 	uv_timer_stop(&in->gap_timer);
 	uv_close((uv_handle_t *)&in->sess_timer, timer_closed);
 	uv_close((uv_handle_t *)&in->gap_timer, timer_closed);
+	uv_close((uv_handle_t *)&in->slice_check, timer_closed);
 	if (in->rec) {
 		in->handles++; /* the recorder's last write and close */
 		recorder_close(in->rec, recorder_closed, in);

@@ -43,7 +43,8 @@ struct tls {
 	bool secure;
 	bool started;
 	bool ready;
-	bool ended;           /* on_end delivered: no more input */
+	bool ended;
+	bool paused;          /* tls_read_pause(): reading stopped by the owner */           /* on_end delivered: no more input */
 	bool broken;          /* TLS or transport failure: no close_notify */
 	bool closing;         /* tls_close() called */
 	bool handles_closing; /* uv_close() issued */
@@ -465,6 +466,16 @@ static void tls_handshake_expired(uv_timer_t *timer)
 	struct tls *t = timer->data;
 	snprintf(t->err, sizeof(t->err), "TLS handshake timed out");
 	tls_end(t, -ETIMEDOUT);
+}
+
+int tls_read_pause(struct tls *t, bool paused)
+{
+	if (!t || t->magic != TLS_MAGIC || !t->started || t->ended || t->closing || t->paused == paused)
+		return 0;
+	t->paused = paused;
+	if (paused)
+		return uv_read_stop((uv_stream_t *)&t->tcp);
+	return uv_read_start((uv_stream_t *)&t->tcp, tls_alloc, tls_read);
 }
 
 int tls_start(struct tls *t, uint32_t handshake_timeout_ms)

@@ -91,6 +91,13 @@ uv_tcp_t *tls_tcp(struct tls *t);
  * uv code. */
 int tls_start(struct tls *t, uint32_t handshake_timeout_ms);
 
+/* Stops reading (paused true) or reads again: a reader that has done enough
+ * work in one loop iteration pauses and resumes on a later one, so timers
+ * and other handles get their turn. Bytes already read are still delivered.
+ * Does nothing before tls_start, once input ended or while closing. Returns
+ * 0 or a negative uv code. */
+int tls_read_pause(struct tls *t, bool paused);
+
 /* Sends len bytes (copied if they cannot go out at once). Before on_ready
  * or after tls_close(): -ENOTCONN. Write errors: negative uv code, or
  * -EPROTO from mbedTLS. */

@@ -312,6 +312,11 @@ int wsconn_send_text(struct wsconn *c, const char *msg, size_t len)
 	return wsconn_send(c, WS_MSG_TEXT, msg, len);
 }
 
+int wsconn_read_pause(struct wsconn *c, bool paused)
+{
+	return c && c->tls ? tls_read_pause(c->tls, paused) : 0;
+}
+
 size_t wsconn_queued(const struct wsconn *c)
 {
 	return ws_queued_bytes(c->ws) + tls_write_queued(c->tls);

@@ -88,6 +88,9 @@ int wsconn_accept(struct wsconn **out, uv_loop_t *loop, uv_stream_t *listener,
 int wsconn_send(struct wsconn *c, enum ws_msg_type type, const void *msg, size_t len);
 int wsconn_send_text(struct wsconn *c, const char *msg, size_t len);
 
+/* Stops or resumes reading (see tls_read_pause). Returns 0 or a negative uv code. */
+int wsconn_read_pause(struct wsconn *c, bool paused);
+
 /* Bytes accepted but not yet handed to the kernel (ws queue + TLS queue). */
 size_t wsconn_queued(const struct wsconn *c);
 

@@ -20,7 +20,8 @@ Control knobs (not part of the registry API):
   POST /_garbage {"count": N}               next N requests answer 200 with a non-JSON body
   POST /_reset                              drop state and knobs
   GET  /_stats                              {"requests": n}
-Options: --user U:P requires HTTP basic auth.
+Options: --user U:P requires HTTP basic auth; --fail STATUS:N answers the
+first N requests with STATUS (as /_fail, for a registry that starts sick).
 """
 import base64
 import json
@@ -485,6 +486,9 @@ def main(argv):
             port = int(next(it))
         elif a == "--user":
             AUTH = next(it)
+        elif a == "--fail":
+            status, count = next(it).split(":")
+            STATE.fail_status, STATE.fail_count = int(status), int(count)
     srv = Server(("127.0.0.1", port), Handler)
     print(srv.server_address[1], flush=True)
     srv.serve_forever()

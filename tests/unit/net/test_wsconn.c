@@ -47,6 +47,9 @@ struct t {
 	bool mute_server;    /* listener accepts but never speaks */
 	uv_timer_t linger;   /* keeps the session open a while (pings) */
 	uint32_t linger_ms;
+	uv_timer_t pause;    /* test_read_pause: reading stays paused while it runs */
+	bool pause_reads;
+	int paused_checks, paused_msgs;
 	struct tls_config *srv_cfg, *cli_cfg;
 	int port;
 	int answer;
@@ -165,12 +168,37 @@ static void linger_done(uv_timer_t *timer)
 	wsconn_close(t->cli.c, 1000);
 }
 
+/* While reading is paused nothing more is delivered, though the server has
+ * answered; once resumed the exchange completes. */
+static void pause_tick(uv_timer_t *timer)
+{
+	struct t *t = timer->data;
+	if (t->srv.msgs < 1)
+		return; /* the echo of "hello" is not out yet */
+	if (t->paused_checks++ == 0) {
+		t->paused_msgs = t->cli.msgs;
+		return;
+	}
+	assert_int_equal(t->cli.msgs, t->paused_msgs);
+	assert_true(t->paused_msgs <= 1); /* "welcome" may share the 101's read */
+	uv_close((uv_handle_t *)timer, NULL);
+	assert_int_equal(wsconn_read_pause(t->cli.c, false), 0);
+}
+
 static void cli_open(void *user)
 {
 	struct side *s = user;
+	struct t *t = s->t;
 	s->opens++;
 	assert_int_equal(wsconn_send_text(s->c, "hello", 5), 0);
 	assert_int_equal(wsconn_send_text(s->c, s->t->big, BIG_LEN), 0);
+	if (t->pause_reads) {
+		assert_int_equal(wsconn_read_pause(s->c, true), 0);
+		assert_int_equal(wsconn_read_pause(s->c, true), 0); /* idempotent */
+		uv_timer_init(&t->loop, &t->pause);
+		t->pause.data = t;
+		uv_timer_start(&t->pause, pause_tick, 50, 50);
+	}
 }
 
 static void cli_message(void *user, enum ws_msg_type type, const uint8_t *msg, size_t len)
@@ -319,6 +347,33 @@ static void test_ws_plain_exchange(void **state)
 	check_exchange(t);
 }
 
+static void read_pause_case(struct t *t, bool secure)
+{
+	if (secure)
+		tls_configs(t, "ca.crt");
+	else
+		plain_configs(t);
+	listen_any(t);
+	t->pause_reads = true;
+	if (secure)
+		connect_to(t, "wss", "localhost", "127.0.0.1");
+	else
+		connect_to(t, "ws", "127.0.0.1", NULL);
+	run(t);
+	assert_int_equal(t->paused_checks, 2);
+	check_exchange(t);
+}
+
+static void test_read_pause(void **state)
+{
+	read_pause_case(*state, true);
+}
+
+static void test_read_pause_plain(void **state)
+{
+	read_pause_case(*state, false);
+}
+
 static void test_ws_dial_by_name(void **state)
 {
 	struct t *t = *state;
@@ -438,6 +493,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_wss_exchange),
 		T(test_ws_plain_exchange),
+		T(test_read_pause),
+		T(test_read_pause_plain),
 		T(test_ws_dial_by_name),
 		T(test_wss_wrong_hostname),
 		T(test_wss_untrusted_ca),

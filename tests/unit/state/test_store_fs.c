@@ -21,6 +21,7 @@
 
 #include "state/snapshot.h"
 #include "state/store_fs.h"
+#include "state/store.h"
 
 struct fx {
 	uv_loop_t loop;
@@ -424,6 +425,55 @@ static void test_close_from_callback(void **state)
 	assert_int_equal(list(fx, ids, 16), 2);
 }
 
+static void on_facade_closed(void *arg)
+{
+	(*(int *)arg)++;
+}
+
+/* The facade over a file:// URL forwards to store_fs. */
+static void test_facade_file_url(void **state)
+{
+	struct fx *fx = *state;
+	char url[160], err[200], sp[160];
+	struct store *st;
+	snprintf(url, sizeof(url), "file://%s/", fx->root);
+	struct store_config cfg = { .url = url, .retain = 1 };
+	assert_int_equal(store_new(&fx->loop, &cfg, &st, err, sizeof(err)), 0);
+	snprintf(url, sizeof(url), "file://%s", fx->root);
+	assert_string_equal(store_describe(st), url);
+	assert_int_equal(store_write(st, 1, fx->snaps[1], fx->lens[1], on_write, fx), 0);
+	assert_int_equal(store_write(st, 2, fx->snaps[2], fx->lens[2], on_write, fx), 0);
+	snprintf(sp, sizeof(sp), "%s/sp", fx->dir);
+	assert_int_equal(store_write_to(st, sp, 3, fx->snaps[3], fx->lens[3], on_write, fx), 0);
+	assert_int_equal(store_write_to(st, "s3://bucket/p", 3, fx->snaps[3], fx->lens[3], on_write, fx),
+			 -EINVAL);
+	assert_int_equal(store_latest(st, UINT64_MAX, on_latest, fx), 0);
+	uv_run(&fx->loop, UV_RUN_DEFAULT);
+	assert_int_equal(fx->writes_done, 3);
+	assert_int_equal(fx->write_status[0] | fx->write_status[1] | fx->write_status[2], 0);
+	assert_true(fx->latest_id == 2);
+	uint64_t ids[16];
+	assert_int_equal(list(fx, ids, 16), 1);         /* retain 1 */
+	assert_int_equal(store_read_dir(st, sp, on_latest, fx), 0);
+	/* A failed write: the reason names the store. */
+	assert_int_equal(store_write(st, 2, fx->snaps[2], fx->lens[2], on_write, fx), 0);
+	uv_run(&fx->loop, UV_RUN_DEFAULT);
+	assert_true(fx->latest_id == 3);
+	assert_int_equal(fx->write_status[3], -EEXIST);
+	assert_non_null(strstr(store_last_error(st), fx->root));
+	int closed = 0;
+	store_close(st, on_facade_closed, &closed);
+	uv_run(&fx->loop, UV_RUN_DEFAULT);
+	assert_int_equal(closed, 1);
+
+	cfg.url = "relative/dir";
+	assert_int_equal(store_new(&fx->loop, &cfg, &st, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "relative/dir"));
+	cfg.url = "s3://bucket/p";      /* no credentials */
+	assert_int_equal(store_new(&fx->loop, &cfg, &st, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "credentials"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -436,6 +486,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_savepoint_not_pruned, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_with_queued_jobs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_from_callback, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_facade_file_url, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
