@@ -94,6 +94,8 @@ struct conf {
 	char *control_socket;
 	char *http_listen;
 	int64_t quote_stale_after; /* ns */
+	bool debug_test_hooks;     /* debug.test-hooks: test-only control commands (tests only) */
+	int64_t debug_checkpoint_delay; /* ns; tests only: a pause before the store write and the commit */
 
 	/* Bookkeeping: one slot per table key (value text, origin). */
 	struct conf_slot *slots;
