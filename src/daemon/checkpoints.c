@@ -90,6 +90,7 @@ struct checkpoints {
 	char scan_err[256];
 
 	bool active;   /* restored (or fresh): checkpoints may be taken */
+	bool from_savepoint;
 	bool closing;
 	void (*closed_cb)(void *);
 	void *closed_arg;
@@ -608,6 +609,8 @@ static void restore_finish(struct checkpoints *cp, int status, const char *why)
 		done(cp->restore_arg, status, why);
 }
 
+static void on_newest(const struct store_latest *res, void *arg);
+
 static void restore_load(struct checkpoints *cp, const uint8_t *buf, size_t len, uint64_t id, const char *what)
 {
 	char err[512], why[700];
@@ -620,6 +623,19 @@ static void restore_load(struct checkpoints *cp, const uint8_t *buf, size_t len,
 	cp->st.restores++;
 	cp->st.restored_id = id;
 	log_info(cp->log, LOG_SUB_STATE, "restored %s (%zu bytes)", what, len);
+	if (cp->from_savepoint) {
+		/* Ids are never reused: the next one follows the store's newest. */
+		if (store_latest(cp->store, UINT64_MAX, on_newest, cp) == 0)
+			return;
+	}
+	restore_finish(cp, 0, NULL);
+}
+
+static void on_newest(const struct store_latest *res, void *arg)
+{
+	struct checkpoints *cp = arg;
+	if (res->status == 0 && res->id > cp->newest_id)
+		cp->newest_id = res->id;
 	restore_finish(cp, 0, NULL);
 }
 
@@ -756,6 +772,7 @@ static void on_latest(const struct store_latest *res, void *arg)
 	if (cp->conf->restore_dir) { /* an operator's explicit choice: no reconciliation */
 		snprintf(what, sizeof(what), "savepoint %s (checkpoint %" PRIu64 ")", cp->conf->restore_dir, res->id);
 		cp->newest_id = res->id;
+		cp->from_savepoint = true;
 		return restore_load(cp, res->buf, res->len, res->id, what);
 	}
 	cp->newest_id = res->id;

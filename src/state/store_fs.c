@@ -85,9 +85,25 @@ static int fsync_dir(const char *dir)
 
 static int fsync_parent(const char *dir);
 
-/* Creates dir if missing; a new entry is made durable in its parent. */
+/* Creates dir (and missing parents, as mkdir -p) if missing; a new entry
+ * is made durable in its parent. */
 static int mkdir_ok(const char *dir)
 {
+	if (mkdir(dir, 0755) == 0)
+		return fsync_parent(dir);
+	if (errno == EEXIST)
+		return 0;
+	if (errno != ENOENT)
+		return -errno;
+	char parent[PATH_MAX];
+	const char *slash = strrchr(dir, '/');
+	if (!slash || slash == dir || (size_t)(slash - dir) >= sizeof(parent))
+		return -ENOENT;
+	memcpy(parent, dir, (size_t)(slash - dir));
+	parent[slash - dir] = '\0';
+	int rc = mkdir_ok(parent);
+	if (rc < 0)
+		return rc;
 	if (mkdir(dir, 0755) == 0)
 		return fsync_parent(dir);
 	return errno == EEXIST ? 0 : -errno;

@@ -5,24 +5,10 @@
 # not) and injects 503 SlowDown. tests/system/s3_check runs the scenarios.
 . "$(dirname "$0")/lib.sh" s3
 
-s3rver=${TORGHUT_S3RVER:-$S/tests/s3/node_modules/s3rver/bin/s3rver.js}
-if [ ! -f "$s3rver" ] || ! command -v node >/dev/null; then
-	# Not a skip: a machine prepared by tools/setup has it.
-	echo "not ok - s3rver missing ($s3rver): run 'sh tools/setup test' or 'npm ci --prefix tests/s3'"
-	echo "0 passed, 1 failed"
-	exit 1
-fi
+. "$(dirname "$0")/s3lib.sh"
 bucket=torghut-test
-mkdir -p "$tmp/s3"
-# A free port: bind 0, read it, release it (s3rver prints no port).
-port=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-# --openssl-legacy-provider: s3rver's continuation tokens use DES, which
-# Node 17+ (OpenSSL 3) only has in the legacy provider. --service-endpoint
-# localhost: <bucket>.s3.localhost is virtual-host style.
-node --openssl-legacy-provider "$s3rver" -d "$tmp/s3" -a 127.0.0.1 -p "$port" -s \
-	--service-endpoint localhost --configure-bucket "$bucket" >"$tmp/s3rver.log" 2>&1 &
-pids+=($!)
-check "s3rver listens on 127.0.0.1:$port" wait_for 20 $PY -c "import socket; socket.create_connection(('127.0.0.1', $port), 1)"
+s3rver_start "$bucket"
+port=$s3port
 
 proxy() { # proxy NAME ARGS...: starts a fault proxy in front of s3rver, sets ep
 	local name=$1; shift
