@@ -1052,6 +1052,14 @@ int conf_diff_live(const struct conf *cur, const struct conf *next, char *why, s
 	return rc;
 }
 
+bool conf_is_default(const struct conf *c, const char *key)
+{
+	for (size_t i = 0; i < NKEYS && i < c->slot_count; i++)
+		if (strcmp(keys[i].name, key) == 0)
+			return c->slots[i].text == NULL;
+	return true;
+}
+
 const char *conf_profile_name(enum conf_profile p)
 {
 	return p == CONF_PROFILE_LOW_LATENCY ? "low-latency" : "exactly-once";

@@ -131,6 +131,8 @@ void conf_print(const struct conf *c, FILE *f);
 int conf_diff_live(const struct conf *cur, const struct conf *next, char *why, size_t whylen,
 		   char *changed, size_t changedlen);
 
+/* True when key was not set (its default, or its profile default, applies). */
+bool conf_is_default(const struct conf *c, const char *key);
 const char *conf_profile_name(enum conf_profile p);
 const char *conf_role_name(enum conf_role r);
 int conf_profile_parse(const char *s, enum conf_profile *out);

@@ -89,6 +89,12 @@ struct checkpoints {
 	int scan_rc;
 	char scan_err[256];
 
+	/* a profile switch asked for: at the next checkpoint boundary */
+	bool switch_pending, switching;
+	enum conf_profile switch_to;
+	checkpoints_done_cb switch_cb;
+	void *switch_arg;
+	uint64_t switch_id;
 	bool active;   /* restored (or fresh): checkpoints may be taken */
 	bool from_savepoint;
 	bool closing;
@@ -187,6 +193,41 @@ static void rewind_state(struct checkpoints *cp, const char *why)
 static void step(struct checkpoints *cp);
 static void take_final(struct checkpoints *cp);
 
+static void on_switched(void *arg, int status, const char *why)
+{
+	struct checkpoints *cp = arg;
+	checkpoints_done_cb cb = cp->switch_cb;
+	char detail[256];
+	cp->switching = false;
+	cp->switch_cb = NULL;
+	if (status == 0)
+		snprintf(detail, sizeof(detail), "switched to %s after checkpoint %" PRIu64, conf_profile_name(cp->switch_to),
+			 cp->switch_id);
+	else
+		snprintf(detail, sizeof(detail), "profile switch failed: %s", why ? why : strerror(-status));
+	log_info(cp->log, LOG_SUB_STATE, "%s", detail);
+	if (cb)
+		cb(cp->switch_arg, status, cp->switch_id, detail);
+}
+
+/* The checkpoint of a switch ended: on success everything before it is
+ * committed (or acknowledged), so the producer can be replaced. */
+static void switch_after(struct checkpoints *cp, int status, uint64_t id)
+{
+	cp->switch_id = id;
+	if (status < 0) {
+		outputs_hold_release(cp->out);
+		on_switched(cp, status, "the checkpoint at the switch failed");
+		return;
+	}
+	int rc = outputs_switch_profile(cp->out, cp->switch_to, on_switched, cp);
+	if (rc < 0) {
+		outputs_hold_release(cp->out);
+		on_switched(cp, rc, rc == -EOPNOTSUPP ? "embedded Kafka lives in the producer: restart with the profile instead"
+						      : "cannot replace the producer");
+	}
+}
+
 static void run_end(struct checkpoints *cp, int status, const char *why)
 {
 	struct cp_run *r = &cp->run;
@@ -229,6 +270,8 @@ static void run_end(struct checkpoints *cp, int status, const char *why)
 	cp->running = false;
 	if (rewind)
 		rewind_state(cp, "transaction aborted");
+	if (cp->switching)
+		switch_after(cp, status, id);
 	if (status == -ENOTRECOVERABLE && cp->h.fatal)
 		cp->h.fatal(cp->h.arg, why);
 	for (size_t i = 0; i < nw; i++)
@@ -461,13 +504,22 @@ static int take(struct checkpoints *cp, const char *savepoint, checkpoints_done_
 	 * call when nothing is in flight: it is recorded, and acted on once
 	 * the snapshot is encoded. */
 	cp->running = true;
+	bool switching = cp->switch_pending;
+	if (switching)
+		outputs_hold(cp->out); /* nothing after the boundary reaches the old producer */
 	if ((rc = outputs_commit_begin(cp->out, on_prepared, cp)) < 0) {
+		if (switching)
+			outputs_hold_release(cp->out);
 		cp->running = false;
 		free(r->savepoint);
 		r->savepoint = NULL;
 		return rc;
 	}
 	cp->next_id++;
+	if (switching) {
+		cp->switch_pending = false;
+		cp->switching = true;
+	}
 	if (done)
 		r->waiters[r->nwaiters++] = (struct cp_waiter){done, arg};
 	/* the marker's seq is drawn before the snapshot, so a restored state
@@ -554,8 +606,8 @@ void checkpoints_final(struct checkpoints *cp, void (*cb)(void *arg), void *arg)
 static void on_timer(uv_timer_t *t)
 {
 	struct checkpoints *cp = t->data;
-	if (cp->running || cp->closing)
-		return; /* the previous one is still running: this boundary is skipped */
+	if (cp->running || cp->closing || cp->switching)
+		return; /* the previous one (or a producer switch) is still running: skipped */
 	int rc = take(cp, NULL, NULL, NULL);
 	if (rc < 0 && rc != -EBUSY) {
 		cp->st.failed++;
@@ -567,6 +619,25 @@ void checkpoints_start(struct checkpoints *cp)
 {
 	uint64_t every = (uint64_t)(cp->conf->checkpoint_interval / 1000000);
 	uv_timer_start(&cp->timer, on_timer, every, every);
+}
+
+int checkpoints_switch_profile(struct checkpoints *cp, enum conf_profile p, checkpoints_done_cb done, void *arg)
+{
+	if (!cp->active)
+		return -EAGAIN;
+	if (cp->switch_pending || cp->switching)
+		return -EBUSY;
+	if ((p == CONF_PROFILE_EXACTLY_ONCE) == outputs_exactly_once(cp->out))
+		return -EALREADY;
+	if (outputs_embedded(cp->out))
+		return -EOPNOTSUPP;
+	cp->switch_pending = true;
+	cp->switch_to = p;
+	cp->switch_cb = done;
+	cp->switch_arg = arg;
+	if (!cp->running)
+		take(cp, NULL, NULL, NULL); /* the boundary is now */
+	return 0;
 }
 
 void checkpoints_on_aborted(struct checkpoints *cp, const char *why)

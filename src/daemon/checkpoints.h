@@ -93,6 +93,13 @@ void checkpoints_start(struct checkpoints *cp);
  * request joins it, a savepoint is refused), -EAGAIN (not restored yet). */
 typedef void (*checkpoints_done_cb)(void *arg, int status, uint64_t id, const char *detail);
 int checkpoints_take(struct checkpoints *cp, bool savepoint, const char *dir, checkpoints_done_cb done, void *arg);
+/* `profile P`: at the next checkpoint boundary (taken now unless one is
+ * running): records after the boundary wait in outputs; once the checkpoint
+ * committed the producer is replaced by one in profile P and they go out.
+ * done(arg, 0, checkpoint id, detail) when switched. Returns 0, -EALREADY
+ * (already in P), -EBUSY (a switch is pending), -EOPNOTSUPP (embedded
+ * Kafka), -EAGAIN (not restored yet). */
+int checkpoints_switch_profile(struct checkpoints *cp, enum conf_profile p, checkpoints_done_cb done, void *arg);
 /* Kafka aborted the open transaction outside a checkpoint (a failed
  * record): rewind to the last committed state. */
 void checkpoints_on_aborted(struct checkpoints *cp, const char *why);

@@ -83,7 +83,7 @@ static void cmd_status(void *arg, struct ctl_call *call, json_t *req)
 		"pid", (json_int_t)getpid(),
 		"uptime_s", (double)((int64_t)uv_hrtime() - d->start_mono_ns) / 1e9,
 		"state", state_name(d->state),
-		"profile", conf_profile_name(c->profile),
+		"profile", d->out ? (outputs_exactly_once(d->out) ? "exactly-once" : "low-latency") : conf_profile_name(c->profile),
 		"role", conf_role_name(c->role),
 		"log_level", log_level_name(d->log->level),
 		"config", c->path,
@@ -245,6 +245,38 @@ static void cmd_savepoint(void *arg, struct ctl_call *call, json_t *req)
 	take(daemon_of(arg), call, true, dir ? json_string_value(dir) : NULL);
 }
 
+/* {"cmd":"profile"} the profile in use; {"cmd":"profile","profile":P}
+ * switches at the next checkpoint boundary, answered once switched. */
+static void cmd_profile(void *arg, struct ctl_call *call, json_t *req)
+{
+	struct daemon *d = daemon_of(arg);
+	json_t *p = json_object_get(req, "profile");
+	const char *now = d->out && outputs_exactly_once(d->out) ? "exactly-once" : "low-latency";
+	enum conf_profile want;
+	if (!p) {
+		ctl_call_reply(call, json_pack("{s:s}", "profile", now));
+		return;
+	}
+	if (!json_is_string(p) || conf_profile_parse(json_string_value(p), &want) < 0) {
+		ctl_call_fail(call, "\"profile\" must be exactly-once or low-latency");
+		return;
+	}
+	if (ctl_call_access(call) != CTL_ACCESS_ALL) {
+		ctl_call_fail(call, "switching the profile needs root or the daemon's user");
+		return;
+	}
+	int rc = d->cp && d->state == DAEMON_RUNNING ? checkpoints_switch_profile(d->cp, want, on_checkpoint_done, call)
+						      : -EAGAIN;
+	if (rc == -EALREADY)
+		ctl_call_reply(call, json_pack("{s:s,s:s}", "profile", now, "detail", "already in this profile"));
+	else if (rc == -EOPNOTSUPP)
+		ctl_call_fail(call, "embedded Kafka lives in the producer and would be lost: restart with the profile instead");
+	else if (rc == -EBUSY)
+		ctl_call_fail(call, "a profile switch is already pending");
+	else if (rc < 0)
+		ctl_call_fail(call, "not running (%s)", state_name(d->state));
+}
+
 const struct ctl_command daemon_commands[] = {
 	{"metrics", false, cmd_metrics},
 	{"symbols", false, cmd_symbols},
@@ -257,5 +289,6 @@ const struct ctl_command daemon_commands[] = {
 	{"drain", true, cmd_drain},
 	{"checkpoint", true, cmd_checkpoint},
 	{"savepoint", true, cmd_savepoint},
+	{"profile", false, cmd_profile},
 };
 const size_t daemon_ncommands = sizeof(daemon_commands) / sizeof(daemon_commands[0]);

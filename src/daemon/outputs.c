@@ -17,6 +17,13 @@
 #define TOPIC_RETRY_MAX_MS 10000
 #define GATE_FAILURES 3 /* upstream rule: three consecutive failures turn the gate off */
 
+struct pend {
+	struct pend *next;
+	enum outputs_topic t;
+	size_t klen, vlen;
+	char data[]; /* key, then value */
+};
+
 struct outputs {
 	uv_loop_t *loop;
 	struct log *log;
@@ -25,6 +32,20 @@ struct outputs {
 	enum conf_role role;
 	char *txn_id;
 	char run[24];       /* this process's transaction tag prefix */
+	char tag_prefix[40]; /* run + producer generation */
+	unsigned generation; /* producers made so far (a profile switch makes one) */
+	const char *ktopics[OUT_TOPIC_COUNT];
+	const struct conf *conf;
+	struct kafka_callbacks kcb;
+
+	/* A profile switch: records wait here from the boundary until the new
+	 * producer has started (bounded by sink.buffer.max-bytes). */
+	bool holding;
+	struct pend *pend, **pend_tail;
+	size_t pend_bytes;
+	enum conf_profile switch_to;
+	void (*switch_cb)(void *, int, const char *);
+	void *switch_arg;
 	struct kafka_kv *kv;
 	size_t n_kv;
 	const char *names[OUT_TOPIC_COUNT];
@@ -233,7 +254,9 @@ int outputs_new(uv_loop_t *loop, const struct conf *c, struct log *log, const st
 	const char *names[OUT_TOPIC_COUNT] = {c->topic_trades,   c->topic_quotes,    c->topic_bars,
 					      c->topic_status,   c->topic_ta_bars,   c->topic_ta_signals,
 					      c->topic_ta_status, c->topic_ta_late};
-	const char *ktopics[OUT_TOPIC_COUNT];
+	const char **ktopics = o->ktopics;
+	o->conf = c;
+	o->pend_tail = &o->pend;
 	for (int t = 0; t < OUT_TOPIC_COUNT; t++) {
 		bool raw = t <= OUT_STATUS;
 		bool mine = names[t] && ((raw && c->role != CONF_ROLE_TA) || (!raw && c->role != CONF_ROLE_INGEST));
@@ -256,7 +279,9 @@ int outputs_new(uv_loop_t *loop, const struct conf *c, struct log *log, const st
 			have_txn = true;
 		kv_add(o, c->kafka[i].key, c->kafka[i].value);
 	}
-	if (!have_txn && c->profile == CONF_PROFILE_EXACTLY_ONCE) {
+	if (!have_txn) {
+		/* Also in low-latency (librdkafka then ignores it): a profile
+		 * switch to exactly-once needs it. */
 		/* Stable across restarts, so a restarted instance fences its
 		 * predecessor's open transaction; distinct per role and feed. */
 		size_t n = strlen(c->alpaca_feed ? c->alpaca_feed : "x") + 32;
@@ -277,14 +302,15 @@ int outputs_new(uv_loop_t *loop, const struct conf *c, struct log *log, const st
 		.hold_max_bytes = (size_t)c->sink_buffer_max,
 		/* the producer gives up when the daemon does, so exit 3 is prompt */
 		.start_timeout_ms = (int)(c->startup_timeout / 1000000),
-		.txn_tag_prefix = o->run,
+		.txn_tag_prefix = o->tag_prefix,
 	};
 	/* Unique per process: tells this run's transactions from the ones of a
 	 * crashed predecessor with the same transactional.id. */
 	snprintf(o->run, sizeof(o->run), "%llx-%x", (unsigned long long)(uv_hrtime() / 1000000) & 0xffffffffffULL,
 		 (unsigned)getpid() & 0xffffff);
-	struct kafka_callbacks cb = {.log = on_log, .dr = on_dr, .event = on_event, .arg = o};
-	rc = kafka_new(loop, &kc, &cb, &o->k, err, errlen);
+	snprintf(o->tag_prefix, sizeof(o->tag_prefix), "%s", o->run);
+	o->kcb = (struct kafka_callbacks){.log = on_log, .dr = on_dr, .event = on_event, .arg = o};
+	rc = kafka_new(loop, &kc, &o->kcb, &o->k, err, errlen);
 	if (rc < 0) {
 		/* freed by retry_closed once the loop runs the close */
 		o->k = NULL;
@@ -318,11 +344,51 @@ bool outputs_topic_enabled(const struct outputs *o, enum outputs_topic t)
 	return (unsigned)t < OUT_TOPIC_COUNT && o->kidx[t] >= 0;
 }
 
+static int pend_push(struct outputs *o, enum outputs_topic t, const char *key, size_t klen, const void *val,
+		     size_t vlen)
+{
+	struct pend *p;
+	if (o->pend_bytes + klen + vlen > (size_t)o->conf->sink_buffer_max || !(p = malloc(sizeof(*p) + klen + vlen))) {
+		o->st[t].refused++;
+		o->gap_records++;
+		return -ENOBUFS;
+	}
+	p->next = NULL;
+	p->t = t;
+	p->klen = klen;
+	p->vlen = vlen;
+	memcpy(p->data, key, klen);
+	memcpy(p->data + klen, val, vlen);
+	*o->pend_tail = p;
+	o->pend_tail = &p->next;
+	o->pend_bytes += klen + vlen;
+	return 0;
+}
+
+/* Hands what waited to the producer, in order; after a failed switch too. */
+static void pend_release(struct outputs *o)
+{
+	struct pend *p = o->pend;
+	o->holding = false;
+	o->pend = NULL;
+	o->pend_tail = &o->pend;
+	o->pend_bytes = 0;
+	while (p) {
+		struct pend *next = p->next;
+		if (o->k)
+			outputs_produce(o, p->t, p->data, p->klen, p->data + p->klen, p->vlen);
+		free(p);
+		p = next;
+	}
+}
+
 int outputs_produce(struct outputs *o, enum outputs_topic t, const char *key, size_t key_len, const void *val,
 		    size_t val_len)
 {
 	if (!outputs_topic_enabled(o, t))
 		return -ENOENT;
+	if (o->holding)
+		return pend_push(o, t, key, key_len, val, val_len);
 	int rc = kafka_produce(o->k, (unsigned)o->kidx[t], key, key_len, val, val_len, NULL);
 	if (rc == 0) {
 		o->st[t].produced++;
@@ -355,7 +421,7 @@ static void on_committed(struct kafka *k, int status, const char *errstr, void *
 
 int outputs_commit(struct outputs *o, void (*cb)(void *arg, int status), void *arg)
 {
-	if (o->commit_cb)
+	if (o->commit_cb || !o->k || o->switch_cb)
 		return -EBUSY;
 	o->commit_cb = cb;
 	o->commit_arg = arg;
@@ -378,7 +444,7 @@ static void on_prepared(struct kafka *k, int status, const char *errstr, void *a
 
 int outputs_commit_begin(struct outputs *o, void (*prepared)(void *arg, int status), void *arg)
 {
-	if (o->commit_cb || o->prep_cb)
+	if (o->commit_cb || o->prep_cb || !o->k || o->switch_cb)
 		return -EBUSY;
 	o->prep_cb = prepared;
 	o->prep_arg = arg;
@@ -414,6 +480,101 @@ int outputs_commit_cancel(struct outputs *o, void (*cb)(void *arg, int status), 
 	if (rc < 0)
 		o->commit_cb = NULL;
 	return rc;
+}
+
+void outputs_hold(struct outputs *o)
+{
+	o->holding = true;
+}
+
+void outputs_hold_release(struct outputs *o)
+{
+	pend_release(o);
+}
+
+static void retry_closed(uv_handle_t *h);
+
+static void switch_done(struct outputs *o, int status, const char *why)
+{
+	void (*cb)(void *, int, const char *) = o->switch_cb;
+	o->switch_cb = NULL;
+	pend_release(o);
+	if (cb)
+		cb(o->switch_arg, status, why);
+}
+
+static void on_switch_started(struct kafka *k, int status, const char *errstr, void *arg)
+{
+	struct outputs *o = arg;
+	if (o->closing)
+		return;
+	if (status < 0) {
+		log_error(o->log, LOG_SUB_KAFKA, "the %s producer did not start: %s",
+			  conf_profile_name(o->switch_to), errstr ? errstr : strerror(-status));
+		switch_done(o, status, errstr ? errstr : "the new producer did not start");
+		if (o->hooks.fatal)
+			o->hooks.fatal(o->hooks.arg, "no producer after a profile switch");
+		return;
+	}
+	log_info(o->log, LOG_SUB_KAFKA, "producer started (%s, %s): profile switched",
+		 conf_profile_name(o->switch_to), kafka_bootstrap(k));
+	o->ready = true;
+	switch_done(o, 0, NULL);
+}
+
+static void on_switch_closed(void *arg)
+{
+	struct outputs *o = arg;
+	const struct conf *c = o->conf;
+	char err[512];
+	bool ll = o->switch_to == CONF_PROFILE_LOW_LATENCY;
+	struct kafka_config kc = {
+		.profile = ll ? KAFKA_LOW_LATENCY : KAFKA_EXACTLY_ONCE,
+		.kv = o->kv,
+		.n_kv = o->n_kv,
+		.sasl_password = o->sasl_password,
+		.topics = o->ktopics,
+		.n_topics = o->n_kafka_topics,
+		/* the profile's batching default unless it was set */
+		.linger_ms = conf_is_default(c, "execution.buffer-timeout") ? (ll ? 5 : 10)
+									  : (int)((c->buffer_timeout + 999999) / 1000000),
+		.hold_max_bytes = (size_t)c->sink_buffer_max,
+		.start_timeout_ms = (int)(c->startup_timeout / 1000000),
+		.txn_tag_prefix = o->tag_prefix,
+	};
+	o->k = NULL;
+	if (o->closing) { /* a drain overtook the switch: outputs_close waits for us */
+		switch_done(o, -ECANCELED, "closing");
+		uv_close((uv_handle_t *)&o->retry, retry_closed);
+		return;
+	}
+	snprintf(o->tag_prefix, sizeof(o->tag_prefix), "%s-g%u", o->run, ++o->generation);
+	int rc = kafka_new(o->loop, &kc, &o->kcb, &o->k, err, sizeof(err));
+	if (rc == 0 && (rc = kafka_start(o->k, on_switch_started, o)) < 0)
+		snprintf(err, sizeof(err), "kafka_start: %s", strerror(-rc));
+	if (rc < 0) {
+		log_error(o->log, LOG_SUB_KAFKA, "cannot make the %s producer: %s", conf_profile_name(o->switch_to), err);
+		switch_done(o, rc, err);
+		if (o->hooks.fatal)
+			o->hooks.fatal(o->hooks.arg, "no producer after a profile switch");
+	}
+}
+
+int outputs_switch_profile(struct outputs *o, enum conf_profile p, void (*cb)(void *arg, int status, const char *why),
+			   void *arg)
+{
+	if (!o->holding || o->switch_cb || !o->k)
+		return -EINVAL;
+	if (outputs_embedded(o))
+		return -EOPNOTSUPP;
+	o->switch_to = p;
+	o->switch_cb = cb;
+	o->switch_arg = arg;
+	o->ready = false;
+	/* Nothing is open: the checkpoint just committed and every later
+	 * record waits here. */
+	kafka_close(o->k, on_switch_closed, o);
+	return 0;
 }
 
 void outputs_discard_on_close(struct outputs *o)
@@ -485,6 +646,10 @@ static void retry_closed(uv_handle_t *h)
 	struct outputs *o = h->data;
 	void (*cb)(void *) = o->closed_cb;
 	void *arg = o->closed_arg;
+	for (struct pend *p = o->pend, *n; p; p = n) {
+		n = p->next;
+		free(p);
+	}
 	free(o->kv);
 	free(o->txn_id);
 	free(o);
@@ -512,6 +677,8 @@ void outputs_close(struct outputs *o, void (*cb)(void *arg), void *arg)
 	o->start_reported = true; /* no start callback after this */
 	uv_timer_stop(&o->retry);
 	o->closing = true;
+	if (!o->k)
+		return; /* the old producer of a switch is closing: on_switch_closed ends */
 	/* Commit what the open transaction holds (exactly-once) or wait for
 	 * acknowledgements (low-latency), then close. */
 	bool keep = !(o->discard_on_close && kafka_profile(o->k) == KAFKA_EXACTLY_ONCE);

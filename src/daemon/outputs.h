@@ -90,6 +90,19 @@ void outputs_set_ack_hists(struct outputs *o, struct hist *const hists[OUT_TOPIC
 void outputs_stats(const struct outputs *o, struct outputs_stats *s);
 const char *outputs_bootstrap(const struct outputs *o);
 bool outputs_embedded(const struct outputs *o);
+/* A profile switch (at a checkpoint boundary, daemon/checkpoints.c):
+ * outputs_hold before the boundary keeps every later record here (bounded
+ * by sink.buffer.max-bytes; beyond that refused and counted as a gap); once
+ * the checkpoint committed, outputs_switch_profile closes the producer,
+ * makes one in profile p, starts it and sends what waited; cb(arg, 0) then,
+ * or a negative code (the fatal hook also runs: no producer is left).
+ * outputs_hold_release sends what waited to the current producer instead
+ * (the checkpoint failed). -EOPNOTSUPP with embedded Kafka (the cluster
+ * lives in the producer). */
+void outputs_hold(struct outputs *o);
+void outputs_hold_release(struct outputs *o);
+int outputs_switch_profile(struct outputs *o, enum conf_profile p, void (*cb)(void *arg, int status, const char *why),
+			   void *arg);
 /* With checkpoints, only what a checkpoint covers may commit: close then
  * aborts the open transaction instead of committing it (exactly-once). */
 void outputs_discard_on_close(struct outputs *o);
