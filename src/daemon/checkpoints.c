@@ -285,7 +285,8 @@ static void end_when_idle(struct checkpoints *cp, int status, const char *why)
 	struct cp_run *r = &cp->run;
 	if (r->end_status == 0) {
 		r->end_status = status;
-		snprintf(r->end_why, sizeof(r->end_why), "%s", why);
+		if (why != r->end_why)
+			snprintf(r->end_why, sizeof(r->end_why), "%s", why);
 	}
 	/* The store may still be reading the buffer. */
 	if (r->writing && !r->written)

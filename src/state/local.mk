@@ -42,3 +42,8 @@ EXTRA_DIST += tests/s3/package.json tests/s3/package-lock.json tests/s3/fault_pr
 TESTS += tests/system/test_checkpoint.sh tests/system/test_chaos.sh tests/system/test_profile.sh
 dist_noinst_SCRIPTS += tests/system/test_checkpoint.sh tests/system/test_chaos.sh tests/system/test_profile.sh
 EXTRA_DIST += tests/system/chaos_check.py tests/system/ta_ref.py tests/system/s3lib.sh
+
+# What a checkpoint costs the loop for 1 k and 10 k symbols (bench/run).
+noinst_PROGRAMS += bench/bench_snapshot
+bench_bench_snapshot_SOURCES = bench/bench_snapshot.c
+bench_bench_snapshot_LDADD = $(TG_PROG_LIBS)
