@@ -172,12 +172,19 @@ static void keep_good(struct checkpoints *cp, uint8_t *buf, size_t len, uint64_t
 /* An aborted transaction: back to the last committed state. */
 static void rewind_state(struct checkpoints *cp, const char *why)
 {
-	char err[256];
+	char err[256], what[160];
+	const char *tag = outputs_aborted_tag(cp->out);
+	/* The gap event names the aborted transaction: readers of a log that
+	 * keeps aborted records (the mock cluster) can leave it out. */
+	if (tag && *tag) {
+		snprintf(what, sizeof(what), "%s (torghut-txn %s)", why, tag);
+		why = what;
+	}
 	if (!cp->good) {
 		log_error(cp->log, LOG_SUB_STATE, "%s: no committed state to return to", why);
 		return;
 	}
-	if (load(cp, cp->good, cp->good_len, cp->good_id, "transaction aborted", err, sizeof(err)) < 0) {
+	if (load(cp, cp->good, cp->good_len, cp->good_id, why, err, sizeof(err)) < 0) {
 		log_error(cp->log, LOG_SUB_STATE, "%s: cannot rewind to checkpoint %" PRIu64 ": %s", why, cp->good_id, err);
 		if (cp->h.fatal)
 			cp->h.fatal(cp->h.arg, "the state cannot be rewound after an aborted transaction");
@@ -234,8 +241,11 @@ static void run_end(struct checkpoints *cp, int status, const char *why)
 	struct cp_waiter w[WAITERS_MAX];
 	size_t nw = r->nwaiters;
 	uint64_t id = r->id;
-	char detail[1024];
+	char detail[1024], whybuf[256];
 	bool rewind = status < 0 && r->exactly_once && status != -ENOTRECOVERABLE && status != -ESHUTDOWN;
+
+	snprintf(whybuf, sizeof(whybuf), "%s", why ? why : ""); /* it may live in r, cleared below */
+	why = whybuf;
 
 	uv_timer_stop(&cp->timeout);
 	uv_timer_stop(&cp->delay);

@@ -75,7 +75,7 @@ struct ingest {
 	bool recover_pending;
 	uint64_t recover_id;
 	int64_t recover_start_ns;
-	char recover_why[96];
+	char recover_why[192];
 
 	struct pending_sub {
 		uint32_t req;

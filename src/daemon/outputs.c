@@ -587,6 +587,11 @@ const char *outputs_txn_tag(const struct outputs *o)
 	return o->k ? kafka_txn_tag(o->k) : "";
 }
 
+const char *outputs_aborted_tag(const struct outputs *o)
+{
+	return o->k ? kafka_aborted_tag(o->k) : "";
+}
+
 const char *outputs_txn_id(const struct outputs *o)
 {
 	for (size_t i = o->n_kv; i-- > 0;)

@@ -78,6 +78,8 @@ int outputs_commit_finish(struct outputs *o, const char *key, size_t key_len, co
 int outputs_commit_cancel(struct outputs *o, void (*cb)(void *arg, int status), void *arg);
 /* The open transaction's tag, "" in low-latency. */
 const char *outputs_txn_tag(const struct outputs *o);
+/* The tag of the transaction aborted last, "" if none. */
+const char *outputs_aborted_tag(const struct outputs *o);
 /* The transactional.id in use, or NULL (low-latency). */
 const char *outputs_txn_id(const struct outputs *o);
 bool outputs_exactly_once(const struct outputs *o);

@@ -769,6 +769,11 @@ const char *kafka_txn_tag(const struct kafka *k)
 	return k->txn_tag;
 }
 
+const char *kafka_aborted_tag(const struct kafka *k)
+{
+	return k->aborted_tag;
+}
+
 const struct kafka_stats *kafka_stats(const struct kafka *k)
 {
 	return &k->stats;

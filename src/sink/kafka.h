@@ -238,6 +238,9 @@ int kafka_commit_cancel(struct kafka *k, kafka_done_cb cb, void *arg);
 /* The open transaction's tag ("<prefix>.<n>"), "" without a prefix or in
  * low-latency. */
 const char *kafka_txn_tag(const struct kafka *k);
+/* The tag of the transaction aborted last, "" if none: reported with the
+ * gap, so a reader of a log that keeps aborted records can tell. */
+const char *kafka_aborted_tag(const struct kafka *k);
 
 /* Topic readiness: metadata off-loop; with topics.create=true, missing
  * topics are created (admin API, async) and checked again. cb status: 0 all

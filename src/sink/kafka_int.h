@@ -130,6 +130,7 @@ struct kafka {
 	uint64_t txn_no;
 	char txn_tag[72];
 	size_t txn_tag_len;
+	char aborted_tag[72];   /* the last transaction aborted, "" if none */
 	bool fatal_announced;
 
 	/* Topic readiness (kafka_topics.c). Worker writes tq_status, tq_missing, tq_err. */

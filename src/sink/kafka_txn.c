@@ -281,6 +281,8 @@ static void done_commit(struct kafka *k)
 		kafka_set_fatal(k, k->op_err);
 	else if (k->state == KS_COMMITTING)
 		k->state = KS_READY;
+	if (status == -ECANCELED)
+		memcpy(k->aborted_tag, k->txn_tag, sizeof(k->aborted_tag));
 	if (status == 0 || status == -ECANCELED)
 		kafka_txn_next_tag(k); /* a new transaction is open */
 	switch (status) {
@@ -328,6 +330,7 @@ static void done_abort(struct kafka *k)
 	k->op_cb = NULL;
 	if (status == 0) {
 		k->stats.aborts++;
+		memcpy(k->aborted_tag, k->txn_tag, sizeof(k->aborted_tag));
 		kafka_txn_next_tag(k);
 		if (k->state == KS_ABORTING)
 			k->state = KS_READY;

@@ -39,8 +39,10 @@ EXTRA_DIST += tests/s3/package.json tests/s3/package-lock.json tests/s3/fault_pr
 
 # Checkpoints with the real daemon: commands, restore, damage, savepoints,
 # low-latency, s3:// (test_checkpoint.sh); 20 SIGKILLs (test_chaos.sh).
-TESTS += tests/system/test_checkpoint.sh tests/system/test_chaos.sh tests/system/test_profile.sh
-dist_noinst_SCRIPTS += tests/system/test_checkpoint.sh tests/system/test_chaos.sh tests/system/test_profile.sh
+TESTS += tests/system/test_checkpoint.sh tests/system/test_chaos.sh tests/system/test_profile.sh \
+	tests/system/test_txn_faults.sh
+dist_noinst_SCRIPTS += tests/system/test_checkpoint.sh tests/system/test_chaos.sh tests/system/test_profile.sh \
+	tests/system/test_txn_faults.sh
 EXTRA_DIST += tests/system/chaos_check.py tests/system/ta_ref.py tests/system/s3lib.sh
 
 # What a checkpoint costs the loop for 1 k and 10 k symbols (bench/run).
