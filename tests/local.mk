@@ -25,3 +25,7 @@ tests_unit_sink_test_kafka_mock_LDADD = $(TG_TEST_LIBS)
 # readiness, the control socket keeps answering.
 TESTS += tests/system/test_broker_down.sh
 dist_noinst_SCRIPTS += tests/system/test_broker_down.sh
+# The systemd watchdog (emulated notify socket): pinged from the loop, stops
+# when the loop stalls (debug-stall test hook).
+TESTS += tests/system/test_watchdog.sh
+dist_noinst_SCRIPTS += tests/system/test_watchdog.sh

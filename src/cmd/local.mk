@@ -7,6 +7,7 @@ src_libtorghut_a_SOURCES += \
 	src/daemon/analytics.c src/daemon/analytics.h \
 	src/daemon/observe.c src/daemon/observe.h \
 	src/daemon/schemas.c src/daemon/schemas.h
+src_libtorghut_a_SOURCES += src/daemon/testhooks.c src/daemon/testhooks.h
 
 sbin_PROGRAMS += src/torghutd
 src_torghutd_SOURCES = src/cmd/torghutd.c

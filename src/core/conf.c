@@ -133,6 +133,7 @@ static const struct conf_key keys[] = {
 	{"control.socket", KT_STR, O(control_socket), RUNSTATEDIR "/torghut/control.sock", 0, 0, 0, NULL},
 	{"http.listen", KT_LISTEN, O(http_listen), "127.0.0.1:9090", 0, 0, 0, NULL},
 	{"ta.quote.stale-after", KT_DURATION, O(quote_stale_after), "2s", 1 * MS, 3600 * SEC, 0, NULL},
+	{"debug.test-hooks", KT_BOOL, O(debug_test_hooks), "false", 0, 0, 0, NULL},
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 

@@ -94,6 +94,7 @@ struct conf {
 	char *control_socket;
 	char *http_listen;
 	int64_t quote_stale_after; /* ns */
+	bool debug_test_hooks;     /* debug.test-hooks: test-only control commands (tests only) */
 
 	/* Bookkeeping: one slot per table key (value text, origin). */
 	struct conf_slot *slots;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/conf_parse.h"
+#include "daemon/testhooks.h"
 #include <unistd.h>
 
 static struct daemon *daemon_of(void *arg)
@@ -214,5 +215,6 @@ const struct ctl_command daemon_commands[] = {
 	{"log-level", true, cmd_log_level},
 	{"reload", true, cmd_reload},
 	{"drain", true, cmd_drain},
+	{"debug-stall", true, testhooks_cmd_stall}, /* refused unless debug.test-hooks */
 };
 const size_t daemon_ncommands = sizeof(daemon_commands) / sizeof(daemon_commands[0]);

@@ -43,3 +43,22 @@ mock_cmd() {
 	echo "$r"
 	case $r in ok*) return 0 ;; *) return 1 ;; esac
 }
+# ctl_call SOCKET JSON: one control request, timed from the connection (not
+# from a client's start-up); prints "SECONDS REPLY".
+ctl_call() {
+	$PY - "$1" "$2" <<'PYEOF'
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(30)
+s.connect(sys.argv[1])
+t0 = time.monotonic()
+s.sendall(sys.argv[2].encode() + b'\n')
+buf = b''
+while not buf.endswith(b'\n'):
+    b = s.recv(65536)
+    if not b:
+        break
+    buf += b
+print('%.3f %s' % (time.monotonic() - t0, buf.decode().strip()))
+PYEOF
+}

@@ -93,40 +93,17 @@ echo "# steady state: $ev0 events in, RSS $base_kib KiB"
 # --- the outage: probe the control socket and /readyz every second -----
 check "broker 1 down" mock_cmd broker-down 1
 t_down=$(date +%s)
-# The control socket and /readyz every second, timed from one long-lived
-# prober (a torghutctl per probe would time its own start-up: ~50 ms under ASan)
-$PY - "$TORGHUT_SOCKET" "$hport" $OUTAGE >"$tmp/probe.log" 2>&1 <<'EOF'
-import json, socket, sys, time, urllib.request, urllib.error
-path, port, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
-start = time.monotonic()
-for i in range(1, n + 1):
-    t0 = time.monotonic()
-    ok = 0
-    try:
-        s = socket.socket(socket.AF_UNIX)
-        s.settimeout(2)
-        s.connect(path)
-        s.sendall(b'{"cmd":"status","v":1}\n')
-        buf = b''
-        while not buf.endswith(b'\n'):
-            b = s.recv(65536)
-            if not b:
-                break
-            buf += b
-        s.close()
-        ok = 1 if json.loads(buf).get('ok') else 0
-    except Exception:
-        pass
-    ms = (time.monotonic() - t0) * 1000
-    try:
-        gate = json.load(urllib.request.urlopen('http://127.0.0.1:%s/readyz' % port, timeout=2))['gates']['kafka']
-    except urllib.error.HTTPError as e:
-        gate = json.load(e)['gates']['kafka']
-    except Exception:
-        gate = None
-    print(i, ok, int(ms), gate, flush=True)
-    time.sleep(max(0, start + i - time.monotonic()))
-EOF
+# The control socket (timed by ctl_call from its connection, not from a
+# client's start-up) and /readyz, every second
+: >"$tmp/probe.log"
+for i in $(seq 1 $OUTAGE); do
+	t0=$(date +%s%N)
+	r=$(ctl_call "$TORGHUT_SOCKET" '{"cmd":"status","v":1}' 2>/dev/null)
+	ok=0 secs=9.999; grep -q '"ok": *true' <<<"$r" && ok=1 secs=${r%% *}
+	echo "$i $ok $(awk "BEGIN{printf \"%d\", $secs * 1000}") $(kafka_gate)" >>"$tmp/probe.log"
+	s=$(((1000000000 - ($(date +%s%N) - t0)) / 1000000))
+	[ $s -gt 0 ] && sleep "0.$(printf %03d $s)"
+done
 check "broker 1 up" mock_cmd broker-up 1
 t_up=$(date +%s)
 ev1=$(st | jq_ "d['subsystems']['alpaca']['events']")
