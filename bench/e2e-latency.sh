@@ -66,6 +66,8 @@ else
 fi
 t1=$(date +%s.%N); cpu1=$(ticks $td); rcpu1=$(ticks $replay); mcpu1=$(ticks $mock)
 rss=$(rss_kib $td); hwm=$(awk '/VmHWM/{print $2}' /proc/$td/status)
+# anonymous (heap, stacks) and file-backed (shared libraries) parts of RSS
+rss_parts=$(awk '/RssAnon/{a=$2} /RssFile/{f=$2} END{print a+0, f+0}' /proc/$td/status)
 echo "$t1 $rss" >>"$tmp/rss.txt"
 ctl metrics >"$tmp/m.json"
 ctl status >"$tmp/s.json"
@@ -75,9 +77,9 @@ if [ "${E2E_HIST:-0}" = 1 ]; then
 	curl -sf "http://127.0.0.1:$hport/metrics" >"$tmp/prom.txt" || true
 fi
 /usr/bin/python3 - "$tmp" "$RATE" "$SECS" "$t0" "$t1" "$cpu0" "$cpu1" "$rss" "$hwm" "$NSYM" \
-	"$((rcpu1 - rcpu0))" "$((mcpu1 - mcpu0))" "${E2E_SET:-}" "${E2E_LABEL:-}" <<'PY'
+	"$((rcpu1 - rcpu0))" "$((mcpu1 - mcpu0))" "${E2E_SET:-}" "${E2E_LABEL:-}" "$rss_parts" <<'PY'
 import json, re, sys
-tmp, rate, secs, t0, t1, c0, c1, rss, hwm, nsym, rcpu, mcpu, sets, label = sys.argv[1:]
+tmp, rate, secs, t0, t1, c0, c1, rss, hwm, nsym, rcpu, mcpu, sets, label, parts = sys.argv[1:]
 m = json.load(open(tmp + '/m.json'))['metrics']
 s = json.load(open(tmp + '/s.json'))['subsystems']
 def h(name):
@@ -111,8 +113,11 @@ out = {
     'cores_daemon': round((int(c1) - int(c0)) / hz / wall, 2),
     'cores_replay': round(int(rcpu) / hz / wall, 2), 'cores_broker': round(int(mcpu) / hz / wall, 2),
     'rss_kib': int(rss), 'rss_peak_kib': int(hwm),
+    'rss_anon_kib': int(parts.split()[0]), 'rss_file_kib': int(parts.split()[1]),
+    'ta_mem_bytes': s['ta'].get('mem_bytes'),
     'kafka_refused': s['alpaca']['kafka_refused'], 'late_trades': s['ta']['trades_late'],
     'bars_1s': s['ta']['bars_1s'], 'signals_1s': s['ta']['signals_1s'],
+    'ta_heartbeats': s['ta'].get('heartbeats'), 'ta_encode_errors': s['ta'].get('encode_errors'),
     'frame_to_produce_s': h('torghut_latency_event_to_produce_seconds'),
     'bar_close_to_signal_s': h('torghut_latency_bar_close_to_signal_seconds'),
     'bar_end_to_signal_s': h('torghut_latency_event_to_signal_seconds'),

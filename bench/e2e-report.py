@@ -210,11 +210,15 @@ def main():
         s = soak[0]
         mx, first, last, slope = soak_summary(s)
         L += ['### Soak', '',
-              '%d s at %d msgs/s offered with %d symbols (%d in msgs/s, %d reconnects, %d refused); RSS sampled every '
+              '%d s at %d msgs/s offered with %d symbols (%d in msgs/s, %d reconnects, %d refused, %s TA heartbeats, '
+              '%s TA records that failed to encode); RSS sampled every '
               'few seconds: first %.1f MiB, last %.1f MiB, max %.1f MiB, peak (VmHWM) %.1f MiB; second half %+.2f '
-              'MiB/min. The micro-benchmarks, the instruction profile and the tuning runs ran during the soak '
+              'MiB/min. At the end: %.1f MiB anonymous (the TA engine\'s own count: %.1f MiB) and %.1f MiB '
+              'file-backed (shared libraries). The micro-benchmarks, the instruction profile and the tuning runs ran during the soak '
               '(they share the CPU with it, not its memory).' % (s['seconds'], s['offered_rate'], s['symbols'], s['in_rate'], s.get('reconnects', 0),
-                               s['kafka_refused'], first, last, mx, s['rss_peak_kib'] / 1024.0, slope), '']
+                               s['kafka_refused'], s.get('ta_heartbeats', '-'), s.get('ta_encode_errors', '-'), first, last, mx,
+                               s['rss_peak_kib'] / 1024.0, slope, s.get('rss_anon_kib', 0) / 1024.0,
+                               (s.get('ta_mem_bytes') or 0) / 1048576.0, s.get('rss_file_kib', 0) / 1024.0), '']
         if plot_soak(s, os.path.join(plot_dir, 'rss-soak.png'), tmp, log):
             L += ['![RSS over the soak](%s/rss-soak.png)' % rel, '']
     # tuning
