@@ -703,12 +703,16 @@ static int render(int argc, char **argv)
 	printf("\n## How to run\n\n"
 	       "    mkdir -p /tmp/build-bench && cd /tmp/build-bench\n"
 	       "    /path/to/torghut/configure -q CFLAGS=\"-O2 -g\"   # optimized; not --enable-sanitizers\n"
-	       "    make bench-quick   # < 2 min: smaller sessions, 3 repetitions, no profile\n"
-	       "    make bench         # ~10 min on 2 cores: 7 repetitions, 1 M-message sessions, callgrind\n\n"
-	       "Both write `bench/results/<timestamp>.json` and regenerate this page in the source tree. "
+	       "    make bench-quick   # < 1 min: smaller sessions, 3 repetitions, no profile, 5 s end-to-end runs\n"
+	       "    make bench         # < 15 min on 2 cores: 5 repetitions, 1 M-message sessions, callgrind,\n"
+	       "                       # tuning examples, a 10-minute soak, the end-to-end rate sweep\n\n"
+	       "Both write `bench/results/<timestamp>.json` (and `<timestamp>-e2e-*.json`) and regenerate this page "
+	       "and its plots in the source tree. "
 	       "One stage: `bench/bench_hotpath --quick --datasets nvda --stages parse`; a profile: "
 	       "`valgrind --tool=callgrind --instr-atstart=no bench/bench_hotpath --profile combined.f10 "
-	       "--dataset sym10k`.\n");
+	       "--dataset sym10k`; one end-to-end point: `bench/e2e-latency.sh BUILD_DIR RATE SECONDS [SYMBOLS]` "
+	       "(`E2E_SET=\"key=value ...\"` for a knob, `E2E_HIST=1` for histogram buckets, `E2E_RSS_EVERY=N` for a "
+	       "soak).\n");
 	json_decref(root);
 	return 0;
 }

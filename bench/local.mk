@@ -20,9 +20,13 @@ BENCH_ENV = BENCH_SRCDIR='$(abs_top_srcdir)' BENCH_BUILDDIR='$(abs_top_builddir)
 	BENCH_CC='$(CC)' BENCH_CFLAGS='$(CFLAGS)'
 
 .PHONY: bench bench-quick
-# Full: ~10 min on 2 cores; callgrind profile when valgrind is installed.
+# Full: < 15 min on 2 cores: callgrind (when valgrind is installed), tuning examples,
+# a 10-minute soak, the end-to-end rate sweep.
 bench: $(BENCH_BINS)
 	$(BENCH_ENV) $(SHELL) '$(abs_top_srcdir)/bench/run' full
-# Quick: short repetitions, smaller sessions, no profile (< 2 min on 2 cores).
+# Quick: short repetitions, smaller sessions, no profile, 5 s end-to-end runs (< 1 min).
 bench-quick: $(BENCH_BINS)
 	$(BENCH_ENV) $(SHELL) '$(abs_top_srcdir)/bench/run' quick
+# The plots and the last run's JSON that docs/benchmarks.md links to.
+EXTRA_DIST += docs/bench/last-run.json docs/bench/stages.png docs/bench/latency-vs-rate.png \
+	docs/bench/latency-hist-100k.png docs/bench/rss-soak.png

@@ -15,3 +15,17 @@ dist_noinst_SCRIPTS += tests/system/test_faults.sh
 TESTS += tests/system/test_registry.sh
 dist_noinst_SCRIPTS += tests/system/test_registry.sh
 EXTRA_DIST += tests/system/lib.sh
+# The Kafka mock's fault-injection commands (torghut-kafka-mock's stdin).
+check_PROGRAMS += tests/unit/sink/test_kafka_mock
+TESTS += tests/unit/sink/test_kafka_mock
+tests_unit_sink_test_kafka_mock_SOURCES = tests/unit/sink/test_kafka_mock.c
+tests_unit_sink_test_kafka_mock_CFLAGS = $(TG_TEST_CF)
+tests_unit_sink_test_kafka_mock_LDADD = $(TG_TEST_LIBS)
+# Kafka's only broker down for 30 s under load: bounded memory, gap events,
+# readiness, the control socket keeps answering.
+TESTS += tests/system/test_broker_down.sh
+dist_noinst_SCRIPTS += tests/system/test_broker_down.sh
+# The systemd watchdog (emulated notify socket): pinged from the loop, stops
+# when the loop stalls (debug-stall test hook).
+TESTS += tests/system/test_watchdog.sh
+dist_noinst_SCRIPTS += tests/system/test_watchdog.sh

@@ -8,6 +8,7 @@ src_libtorghut_a_SOURCES += \
 	src/daemon/observe.c src/daemon/observe.h \
 	src/daemon/schemas.c src/daemon/schemas.h \
 	src/daemon/checkpoints.c src/daemon/checkpoints.h
+src_libtorghut_a_SOURCES += src/daemon/testhooks.c src/daemon/testhooks.h
 
 sbin_PROGRAMS += src/torghutd
 src_torghutd_SOURCES = src/cmd/torghutd.c

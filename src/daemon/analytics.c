@@ -15,7 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define REC_BUF 65536
+/* One encoded TA record. The status heartbeat carries a map entry per symbol
+ * (~17 bytes each): 64 KiB failed every heartbeat above ~3800 symbols. 1 MiB
+ * is about Kafka's default message.max.bytes; pages are touched only as used. */
+#define REC_BUF (1 << 20)
 #define MARKET_MAX 4096 /* symbols kept for `torghutctl market`/`top` */
 
 /* The last 1 s bar and signal of a symbol, for operators (not on the wire). */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/conf_parse.h"
+#include "daemon/testhooks.h"
 #include <unistd.h>
 
 static struct daemon *daemon_of(void *arg)
@@ -290,5 +291,6 @@ const struct ctl_command daemon_commands[] = {
 	{"checkpoint", true, cmd_checkpoint},
 	{"savepoint", true, cmd_savepoint},
 	{"profile", false, cmd_profile},
+	{"debug-stall", true, testhooks_cmd_stall}, /* refused unless debug.test-hooks */
 };
 const size_t daemon_ncommands = sizeof(daemon_commands) / sizeof(daemon_commands[0]);

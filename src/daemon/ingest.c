@@ -189,15 +189,18 @@ static void produce_event(struct ingest *in, const struct event *ev)
 		in->produce_errors++;
 }
 
-static void produce_status(struct ingest *in, const struct envelope_conn_status *cs)
+static int produce_status(struct ingest *in, const struct envelope_conn_status *cs)
 {
 	char *b = env_buf(in, 8192);
 	if (!b)
-		return;
+		return -ENOMEM;
 	int n = envelope_write_conn_status(cs, b, in->env_cap);
-	if (n < 0 || outputs_produce(in->out, OUT_STATUS, in->feed, strlen(in->feed), b, (size_t)n) < 0)
+	if (n >= 0)
+		n = outputs_produce(in->out, OUT_STATUS, in->feed, strlen(in->feed), b, (size_t)n);
+	if (n < 0)
 		log_warn(in->log, LOG_SUB_ALPACA, "could not write a connection status event (%s) to Kafka",
 			 envelope_conn_state_name(cs->status));
+	return n < 0 ? n : 0;
 }
 
 static void on_gap_timer(uv_timer_t *t)
@@ -215,8 +218,10 @@ static void on_gap_timer(uv_timer_t *t)
 		.gap_end_ns = in->drop_last_t, .has_dropped = true, .dropped = (int64_t)in->drop_pending};
 	log_warn(in->log, LOG_SUB_KAFKA, "gap: %llu records refused by Kafka backpressure",
 		 (unsigned long long)in->drop_pending);
-	in->drop_pending = 0;
-	produce_status(in, &cs);
+	/* Kafka refusing records refuses this event too: keep counting, so the
+	 * event that gets through covers the whole gap. */
+	if (produce_status(in, &cs) == 0)
+		in->drop_pending = 0;
 }
 
 /* The live stream cannot be rewound: what arrived between the restored

@@ -46,6 +46,7 @@ struct outputs {
 	enum conf_profile switch_to;
 	void (*switch_cb)(void *, int, const char *);
 	void *switch_arg;
+	char queue_kbytes[24]; /* half of sink.buffer.max-bytes, for librdkafka */
 	struct kafka_kv *kv;
 	size_t n_kv;
 	const char *names[OUT_TOPIC_COUNT];
@@ -270,6 +271,11 @@ int outputs_new(uv_loop_t *loop, const struct conf *c, struct log *log, const st
 
 	kv_add(o, "bootstrap.servers", c->kafka_bootstrap);
 	kv_add(o, "topics.create", c->kafka_topics_create ? "true" : "false");
+	/* sink.buffer.max-bytes bounds all memory held for Kafka: half for
+	 * librdkafka's queue (default 1 GiB), half for our hold queue. Before
+	 * the kafka.* keys, so kafka.queue.buffering.max.kbytes still wins. */
+	snprintf(o->queue_kbytes, sizeof(o->queue_kbytes), "%lld", (long long)(c->sink_buffer_max / 2048));
+	kv_add(o, "queue.buffering.max.kbytes", o->queue_kbytes);
 	for (size_t i = 0; i < c->kafka_count; i++) {
 		if (strcmp(c->kafka[i].key, "sasl.password") == 0) {
 			sasl_password = o->sasl_password = c->kafka[i].value; /* handed over apart, never as a kv */
@@ -299,7 +305,7 @@ int outputs_new(uv_loop_t *loop, const struct conf *c, struct log *log, const st
 		.topics = ktopics,
 		.n_topics = o->n_kafka_topics,
 		.linger_ms = (int)((c->buffer_timeout + 999999) / 1000000),
-		.hold_max_bytes = (size_t)c->sink_buffer_max,
+		.hold_max_bytes = (size_t)c->sink_buffer_max / 2,
 		/* the producer gives up when the daemon does, so exit 3 is prompt */
 		.start_timeout_ms = (int)(c->startup_timeout / 1000000),
 		.txn_tag_prefix = o->tag_prefix,
@@ -538,7 +544,7 @@ static void on_switch_closed(void *arg)
 		/* the profile's batching default unless it was set */
 		.linger_ms = conf_is_default(c, "execution.buffer-timeout") ? (ll ? 5 : 10)
 									  : (int)((c->buffer_timeout + 999999) / 1000000),
-		.hold_max_bytes = (size_t)c->sink_buffer_max,
+		.hold_max_bytes = (size_t)c->sink_buffer_max / 2,
 		.start_timeout_ms = (int)(c->startup_timeout / 1000000),
 		.txn_tag_prefix = o->tag_prefix,
 	};

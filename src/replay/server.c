@@ -6,6 +6,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -561,7 +563,27 @@ static bool rs_faults(struct rs_conn *c)
 	}
 }
 
+static void rs_pump_frames(struct rs_conn *c);
+
+/* Holds the segments of one pump's frames back (TCP_CORK) and sends them
+ * together: a write per frame with TCP_NODELAY cost the server ~90 % of its
+ * CPU in the kernel (a loopback segment per frame) at 250 k msgs/s. The
+ * pacing is unchanged: whatever is due goes out at the end of the pump. */
+static void rs_cork(struct rs_conn *c, int on)
+{
+	uv_os_fd_t fd;
+	if (c->tls && uv_fileno((const uv_handle_t *)tls_tcp(c->tls), &fd) == 0)
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on));
+}
+
 static void rs_pump(struct rs_conn *c)
+{
+	rs_cork(c, 1);
+	rs_pump_frames(c);
+	rs_cork(c, 0);
+}
+
+static void rs_pump_frames(struct rs_conn *c)
 {
 	struct replay_server *s = c->srv;
 	for (int frames = 0;; frames++) {

@@ -90,6 +90,15 @@ static int32_t ny_date(int64_t ns)
 	return ny.date;
 }
 
+/* New York's offsets are whole hours, so its date only changes where a UTC
+ * hour starts: two times in the same UTC hour (the common case, from bar to
+ * bar) share the date without a calendar lookup. */
+static bool same_ny_date(int64_t a, int64_t b)
+{
+	const int64_t hour = 3600 * CLOCK_NS_PER_SEC;
+	return floor_div(a, hour) == floor_div(b, hour) || ny_date(a) == ny_date(b);
+}
+
 /* Monday-Friday 09:30-16:00 New York (core/clock knows no holidays). */
 static bool ny_regular_day(int64_t ns)
 {
@@ -223,19 +232,27 @@ static void note_output(struct ta_engine *e, int64_t t)
 
 /* ---- records ------------------------------------------------------------ */
 
+/* snprintf(dst, cap, "%s", src) without the format machinery (per record). */
+static void copy_str(char *dst, size_t cap, const char *src)
+{
+	size_t n = strnlen(src, cap - 1);
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
 static void head_fill(struct ta_rec_head *h, int64_t ingest, int64_t event, const char *sym,
 		      int64_t seq, const char *dur, int64_t start, int64_t end)
 {
 	h->ingest_ns = ingest;
 	h->event_ns = event;
-	snprintf(h->symbol, sizeof(h->symbol), "%s", sym);
+	copy_str(h->symbol, sizeof(h->symbol), sym);
 	h->seq = seq;
 	h->has_is_final = true;
 	h->is_final = true;
 	h->source = SOURCE_TA;
 	h->has_window = true;
-	snprintf(h->window.size, sizeof(h->window.size), "%s", dur);
-	snprintf(h->window.step, sizeof(h->window.step), "%s", dur);
+	copy_str(h->window.size, sizeof(h->window.size), dur);
+	copy_str(h->window.step, sizeof(h->window.step), dur);
 	h->window.has_start = h->window.has_end = true;
 	h->window.start_ns = start;
 	h->window.end_ns = end;
@@ -320,7 +337,7 @@ static void on_closed(void *arg, const struct microbar_bar *b)
 		e->c.errors++;
 		return;
 	}
-	if (b->prev_end_ns != 0 && ny_date(b->prev_end_ns) != ny_date(b->end_ns))
+	if (b->prev_end_ns != 0 && !same_ny_date(b->prev_end_ns, b->end_ns))
 		indicators_reset(ind);
 	struct indicators_bar in = { b->end_ns, b->o, b->h, b->l, b->c, b->v, b->vwap };
 	struct indicators_out out;
@@ -475,7 +492,7 @@ static int on_minute_bar(struct ta_engine *e, const struct event *ev, int64_t no
 	if (!ind)
 		return -ENOMEM;
 	struct te_sym *s = &e->tab.v[si];
-	if (s->last_1m_end != 0 && ny_date(s->last_1m_end) != ny_date(end))
+	if (s->last_1m_end != 0 && !same_ny_date(s->last_1m_end, end))
 		indicators_reset(ind);
 	struct indicators_bar in = { end, b->o, b->h, b->l, b->c, b->v, b->vw };
 	struct indicators_out out;

@@ -19,3 +19,46 @@ check() { local d=$1; shift; if "$@"; then ok "$d"; else no "$d"; fi; }
 # wait_for SECONDS CMD...: poll until CMD succeeds
 wait_for() { local end=$((SECONDS + $1)); shift; until "$@" 2>/dev/null; do [ $SECONDS -ge $end ] && return 1; sleep 0.1; done; }
 finish() { echo "$npass passed, $nfail failed"; [ $nfail -eq 0 ]; }
+# mock_start [torghut-kafka-mock options and topics...]: the Kafka mock cluster
+# in a helper process fed by a command FIFO this shell keeps open; sets
+# BOOTSTRAP and MOCK_PID. mock_cmd CMD...: sends one command (see
+# src/sink/kafka_mock.h: broker-down ID, broker-up ID, rtt ID MS, push-errors
+# API ERR COUNT...), prints the reply, succeeds if it starts with "ok".
+mock_start() {
+	mkfifo "$tmp/mock.in" || return 1
+	"$B/src/cmd/torghut-kafka-mock" "$@" <"$tmp/mock.in" >"$tmp/mock.out" 2>"$tmp/mock.err" &
+	MOCK_PID=$!
+	pids+=($MOCK_PID)
+	exec {MOCK_FD}>"$tmp/mock.in"
+	wait_for 20 test -s "$tmp/mock.out" || { echo "# kafka mock did not start"; return 1; }
+	BOOTSTRAP=$(head -1 "$tmp/mock.out")
+}
+mock_replied() { [ "$(wc -l <"$tmp/mock.out")" -gt "$1" ]; }
+mock_cmd() {
+	local n r
+	n=$(wc -l <"$tmp/mock.out")
+	echo "$*" >&"$MOCK_FD"
+	wait_for 10 mock_replied "$n" || { echo "mock_cmd $*: no reply"; return 1; }
+	r=$(sed -n "$((n + 1))p" "$tmp/mock.out")
+	echo "$r"
+	case $r in ok*) return 0 ;; *) return 1 ;; esac
+}
+# ctl_call SOCKET JSON: one control request, timed from the connection (not
+# from a client's start-up); prints "SECONDS REPLY".
+ctl_call() {
+	$PY - "$1" "$2" <<'PYEOF'
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(30)
+s.connect(sys.argv[1])
+t0 = time.monotonic()
+s.sendall(sys.argv[2].encode() + b'\n')
+buf = b''
+while not buf.endswith(b'\n'):
+    b = s.recv(65536)
+    if not b:
+        break
+    buf += b
+print('%.3f %s' % (time.monotonic() - t0, buf.decode().strip()))
+PYEOF
+}

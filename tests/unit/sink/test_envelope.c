@@ -454,6 +454,22 @@ static void test_escaping(void **state)
 			assert_str(j, "feed", "\xef\xbf\xbd");
 		json_decref(j);
 	}
+	/* ... and at every offset of a longer string (the writer copies clean
+	 * 8-byte words whole) */
+	for (int c = 1; c < 256; c++) {
+		for (int at = 0; at < 19; at++) {
+			char s[20], want[24];
+			memset(s, 'a', 19);
+			s[19] = '\0';
+			s[at] = (char)c;
+			snprintf(want, sizeof(want), "%.*s%s%s", at, s, c < 0x80 ? (char[]){(char)c, 0} : "\xef\xbf\xbd",
+				 s + at + 1);
+			m.feed = s;
+			j = parse(buf, envelope_write(&ev, &m, buf, sizeof(buf)));
+			assert_str(j, "feed", want);
+			json_decref(j);
+		}
+	}
 }
 
 static void test_enospc(void **state)
