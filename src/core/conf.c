@@ -66,7 +66,7 @@ struct conf_slot {
 #define DAY (86400 * SEC)
 
 static const struct conf_key keys[] = {
-	{"profile", KT_PROFILE, O(profile), "exactly-once", 0, 0, 0, NULL},
+	{"profile", KT_PROFILE, O(profile), "exactly-once", 0, 0, F_LIVE, NULL},
 	{"role", KT_ROLE, O(role), "all", 0, 0, 0, NULL},
 	{"log.level", KT_LOGLEVEL, O(log_level), "info", 0, 0, F_LIVE, NULL},
 	{"allow-inline-secrets", KT_BOOL, O(allow_inline_secrets), "false", 0, 0, 0, NULL},
@@ -98,8 +98,8 @@ static const struct conf_key keys[] = {
 	{"topic.ta.status", KT_STR, O(topic_ta_status), "torghut.ta.status.v1", 0, 0, 0, NULL},
 	{"topic.ta.late", KT_STR, O(topic_ta_late), NULL, 0, 0, 0, NULL},
 
-	{"pipeline.auto-watermark-interval", KT_DURATION, O(watermark_interval), "100ms|50ms", 1 * MS, 60 * SEC, F_PROFILE_DEFAULT, NULL},
-	{"execution.buffer-timeout", KT_DURATION, O(buffer_timeout), "10ms|5ms", 0, 10 * SEC, F_PROFILE_DEFAULT, NULL},
+	{"pipeline.auto-watermark-interval", KT_DURATION, O(watermark_interval), "100ms|50ms", 1 * MS, 60 * SEC, F_PROFILE_DEFAULT | F_LIVE, NULL},
+	{"execution.buffer-timeout", KT_DURATION, O(buffer_timeout), "10ms|5ms", 0, 10 * SEC, F_PROFILE_DEFAULT | F_LIVE, NULL},
 	{"table.exec.source.idle-timeout", KT_DURATION, O(idle_timeout), "1s", 1 * MS, 3600 * SEC, 0, NULL},
 	{"watermark.max-out-of-orderness", KT_DURATION, O(max_out_of_orderness), "2s", 0, 600 * SEC, 0, NULL},
 	{"execution.checkpointing.interval", KT_DURATION, O(checkpoint_interval), "10s", 100 * MS, DAY, 0, NULL},

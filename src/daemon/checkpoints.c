@@ -92,6 +92,7 @@ struct checkpoints {
 	/* a profile switch asked for: at the next checkpoint boundary */
 	bool switch_pending, switching;
 	enum conf_profile switch_to;
+	int switch_linger_ms;
 	checkpoints_done_cb switch_cb;
 	void *switch_arg;
 	uint64_t switch_id;
@@ -207,11 +208,14 @@ static void on_switched(void *arg, int status, const char *why)
 	char detail[256];
 	cp->switching = false;
 	cp->switch_cb = NULL;
-	if (status == 0)
+	if (status < 0)
+		snprintf(detail, sizeof(detail), "profile switch failed: %s", why ? why : strerror(-status));
+	else if (cp->switch_linger_ms >= 0)
+		snprintf(detail, sizeof(detail), "switched to %s after checkpoint %" PRIu64 " (buffer timeout %d ms)",
+			 conf_profile_name(cp->switch_to), cp->switch_id, cp->switch_linger_ms);
+	else
 		snprintf(detail, sizeof(detail), "switched to %s after checkpoint %" PRIu64, conf_profile_name(cp->switch_to),
 			 cp->switch_id);
-	else
-		snprintf(detail, sizeof(detail), "profile switch failed: %s", why ? why : strerror(-status));
 	log_info(cp->log, LOG_SUB_STATE, "%s", detail);
 	if (cb)
 		cb(cp->switch_arg, status, cp->switch_id, detail);
@@ -227,7 +231,7 @@ static void switch_after(struct checkpoints *cp, int status, uint64_t id)
 		on_switched(cp, status, "the checkpoint at the switch failed");
 		return;
 	}
-	int rc = outputs_switch_profile(cp->out, cp->switch_to, on_switched, cp);
+	int rc = outputs_switch_profile(cp->out, cp->switch_to, cp->switch_linger_ms, on_switched, cp);
 	if (rc < 0) {
 		outputs_hold_release(cp->out);
 		on_switched(cp, rc, rc == -EOPNOTSUPP ? "embedded Kafka lives in the producer: restart with the profile instead"
@@ -632,18 +636,20 @@ void checkpoints_start(struct checkpoints *cp)
 	uv_timer_start(&cp->timer, on_timer, every, every);
 }
 
-int checkpoints_switch_profile(struct checkpoints *cp, enum conf_profile p, checkpoints_done_cb done, void *arg)
+int checkpoints_switch_profile(struct checkpoints *cp, enum conf_profile p, int linger_ms, checkpoints_done_cb done,
+			       void *arg)
 {
 	if (!cp->active)
 		return -EAGAIN;
 	if (cp->switch_pending || cp->switching)
 		return -EBUSY;
-	if ((p == CONF_PROFILE_EXACTLY_ONCE) == outputs_exactly_once(cp->out))
+	if ((p == CONF_PROFILE_EXACTLY_ONCE) == outputs_exactly_once(cp->out) && linger_ms < 0)
 		return -EALREADY;
 	if (outputs_embedded(cp->out))
 		return -EOPNOTSUPP;
 	cp->switch_pending = true;
 	cp->switch_to = p;
+	cp->switch_linger_ms = linger_ms;
 	cp->switch_cb = done;
 	cp->switch_arg = arg;
 	if (!cp->running)

@@ -96,10 +96,13 @@ int checkpoints_take(struct checkpoints *cp, bool savepoint, const char *dir, ch
 /* `profile P`: at the next checkpoint boundary (taken now unless one is
  * running): records after the boundary wait in outputs; once the checkpoint
  * committed the producer is replaced by one in profile P and they go out.
+ * linger_ms >= 0 also sets the new producer's linger.ms (a reload of
+ * execution.buffer-timeout; the same profile is then replaced too).
  * done(arg, 0, checkpoint id, detail) when switched. Returns 0, -EALREADY
- * (already in P), -EBUSY (a switch is pending), -EOPNOTSUPP (embedded
+ * (already in P, no linger asked), -EBUSY (a switch is pending), -EOPNOTSUPP (embedded
  * Kafka), -EAGAIN (not restored yet). */
-int checkpoints_switch_profile(struct checkpoints *cp, enum conf_profile p, checkpoints_done_cb done, void *arg);
+int checkpoints_switch_profile(struct checkpoints *cp, enum conf_profile p, int linger_ms, checkpoints_done_cb done,
+			       void *arg);
 /* Kafka aborted the open transaction outside a checkpoint (a failed
  * record): rewind to the last committed state. */
 void checkpoints_on_aborted(struct checkpoints *cp, const char *why);

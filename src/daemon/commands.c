@@ -266,7 +266,7 @@ static void cmd_profile(void *arg, struct ctl_call *call, json_t *req)
 		ctl_call_fail(call, "switching the profile needs root or the daemon's user");
 		return;
 	}
-	int rc = d->cp && d->state == DAEMON_RUNNING ? checkpoints_switch_profile(d->cp, want, on_checkpoint_done, call)
+	int rc = d->cp && d->state == DAEMON_RUNNING ? checkpoints_switch_profile(d->cp, want, -1, on_checkpoint_done, call)
 						      : -EAGAIN;
 	if (rc == -EALREADY)
 		ctl_call_reply(call, json_pack("{s:s,s:s}", "profile", now, "detail", "already in this profile"));

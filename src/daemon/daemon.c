@@ -28,6 +28,13 @@ static void reload_work(uv_work_t *w)
 	d->reload_rc = conf_load(path, a->sets, a->nsets, d->credentials_dir, &d->reload_next, &d->reload_err);
 }
 
+static void on_reload_switched(void *arg, int status, uint64_t id, const char *detail)
+{
+	struct daemon *d = arg;
+	if (status < 0)
+		log_error(d->log, LOG_SUB_CONF, "reload: %s", detail);
+}
+
 static void reload_done(uv_work_t *w, int status)
 {
 	struct daemon *d = w->data;
@@ -82,10 +89,21 @@ static void reload_done(uv_work_t *w, int status)
 	d->log->level = (enum log_level)d->conf->log_level;
 	if (d->in && strstr(changed, "alpaca.symbols"))
 		ingest_apply_conf_symbols(d->in, d->conf);
+	/* profile and execution.buffer-timeout: the producer is replaced at the
+	 * next checkpoint boundary (as `torghutctl profile`). */
+	const char *producer = NULL;
+	if (d->cp && (strstr(changed, "profile") || strstr(changed, "execution.buffer-timeout"))) {
+		int linger = strstr(changed, "execution.buffer-timeout") ? (int)((d->conf->buffer_timeout + 999999) / 1000000) : -1;
+		int rc = checkpoints_switch_profile(d->cp, d->conf->profile, linger, on_reload_switched, d);
+		producer = rc == 0 ? "replaced at the next checkpoint boundary"
+			   : rc == -EALREADY ? "unchanged" : rc == -EOPNOTSUPP ? "not replaced: embedded Kafka (restart to apply)"
+			   : "not replaced now (a switch is pending or the daemon is starting): restart to apply";
+		log_info(d->log, LOG_SUB_CONF, "Kafka producer %s", producer);
+	}
 	d->reloads++;
 	log_info(d->log, LOG_SUB_CONF, "configuration reloaded (%s)", changed[0] ? changed : "no changes");
 	if (call)
-		ctl_call_reply(call, json_pack("{s:s}", "changed", changed));
+		ctl_call_reply(call, json_pack("{s:s,s:s?}", "changed", changed, "producer", producer));
 }
 
 void daemon_reload(struct daemon *d, struct ctl_call *call)

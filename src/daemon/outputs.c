@@ -44,6 +44,7 @@ struct outputs {
 	struct pend *pend, **pend_tail;
 	size_t pend_bytes;
 	enum conf_profile switch_to;
+	int switch_linger_ms;
 	void (*switch_cb)(void *, int, const char *);
 	void *switch_arg;
 	char queue_kbytes[24]; /* half of sink.buffer.max-bytes, for librdkafka */
@@ -522,7 +523,7 @@ static void on_switch_started(struct kafka *k, int status, const char *errstr, v
 			o->hooks.fatal(o->hooks.arg, "no producer after a profile switch");
 		return;
 	}
-	log_info(o->log, LOG_SUB_KAFKA, "producer started (%s, %s): profile switched",
+	log_info(o->log, LOG_SUB_KAFKA, "producer started (%s, %s): replaced at a checkpoint boundary",
 		 conf_profile_name(o->switch_to), kafka_bootstrap(k));
 	o->ready = true;
 	switch_done(o, 0, NULL);
@@ -541,9 +542,10 @@ static void on_switch_closed(void *arg)
 		.sasl_password = o->sasl_password,
 		.topics = o->ktopics,
 		.n_topics = o->n_kafka_topics,
-		/* the profile's batching default unless it was set */
-		.linger_ms = conf_is_default(c, "execution.buffer-timeout") ? (ll ? 5 : 10)
-									  : (int)((c->buffer_timeout + 999999) / 1000000),
+		/* as asked (a reload), else the profile's default unless it was set */
+		.linger_ms = o->switch_linger_ms >= 0 ? o->switch_linger_ms
+			     : conf_is_default(c, "execution.buffer-timeout") ? (ll ? 5 : 10)
+									      : (int)((c->buffer_timeout + 999999) / 1000000),
 		.hold_max_bytes = (size_t)c->sink_buffer_max / 2,
 		.start_timeout_ms = (int)(c->startup_timeout / 1000000),
 		.txn_tag_prefix = o->tag_prefix,
@@ -566,14 +568,15 @@ static void on_switch_closed(void *arg)
 	}
 }
 
-int outputs_switch_profile(struct outputs *o, enum conf_profile p, void (*cb)(void *arg, int status, const char *why),
-			   void *arg)
+int outputs_switch_profile(struct outputs *o, enum conf_profile p, int linger_ms,
+			   void (*cb)(void *arg, int status, const char *why), void *arg)
 {
 	if (!o->holding || o->switch_cb || !o->k)
 		return -EINVAL;
 	if (outputs_embedded(o))
 		return -EOPNOTSUPP;
 	o->switch_to = p;
+	o->switch_linger_ms = linger_ms;
 	o->switch_cb = cb;
 	o->switch_arg = arg;
 	o->ready = false;

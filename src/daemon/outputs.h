@@ -96,15 +96,16 @@ bool outputs_embedded(const struct outputs *o);
  * outputs_hold before the boundary keeps every later record here (bounded
  * by sink.buffer.max-bytes; beyond that refused and counted as a gap); once
  * the checkpoint committed, outputs_switch_profile closes the producer,
- * makes one in profile p, starts it and sends what waited; cb(arg, 0) then,
+ * makes one in profile p (linger.ms linger_ms, or the configured / profile
+ * default when < 0), starts it and sends what waited; cb(arg, 0) then,
  * or a negative code (the fatal hook also runs: no producer is left).
  * outputs_hold_release sends what waited to the current producer instead
  * (the checkpoint failed). -EOPNOTSUPP with embedded Kafka (the cluster
  * lives in the producer). */
 void outputs_hold(struct outputs *o);
 void outputs_hold_release(struct outputs *o);
-int outputs_switch_profile(struct outputs *o, enum conf_profile p, void (*cb)(void *arg, int status, const char *why),
-			   void *arg);
+int outputs_switch_profile(struct outputs *o, enum conf_profile p, int linger_ms,
+			   void (*cb)(void *arg, int status, const char *why), void *arg);
 /* With checkpoints, only what a checkpoint covers may commit: close then
  * aborts the open transaction instead of committing it (exactly-once). */
 void outputs_discard_on_close(struct outputs *o);

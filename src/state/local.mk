@@ -43,7 +43,7 @@ TESTS += tests/system/test_checkpoint.sh tests/system/test_chaos.sh tests/system
 	tests/system/test_txn_faults.sh
 dist_noinst_SCRIPTS += tests/system/test_checkpoint.sh tests/system/test_chaos.sh tests/system/test_profile.sh \
 	tests/system/test_txn_faults.sh
-EXTRA_DIST += tests/system/chaos_check.py tests/system/ta_ref.py tests/system/s3lib.sh
+EXTRA_DIST += tests/system/chaos_check.py tests/system/ta_ref.py tests/system/kafka_read.py tests/system/s3lib.sh
 
 # What a checkpoint costs the loop for 1 k and 10 k symbols (bench/run).
 noinst_PROGRAMS += bench/bench_snapshot

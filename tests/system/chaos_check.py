@@ -26,58 +26,23 @@ STARTS_FILE (optional): "launch_ns log_path" per daemon start, to report the
 restart-to-streaming time."""
 import collections
 import csv
-import io
 import json
 import re
 import sys
 
-import avro.io
-import avro.schema
-from confluent_kafka import Consumer, TopicPartition
-
+import kafka_read
+from kafka_read import Checks, decoder
 from ta_ref import indicator_mismatches, ns
 
 boot, sendlog_path, schema_dir, slack_s = sys.argv[1:5]
 starts_path = sys.argv[5] if len(sys.argv) > 5 and not sys.argv[5].startswith('--') else None
 slack = int(float(slack_s) * 1e9)
-npass = nfail = 0
-
-
-def check(desc, cond, detail=''):
-    global npass, nfail
-    if cond:
-        npass += 1
-        print('ok - ' + desc)
-    else:
-        nfail += 1
-        print('not ok - ' + desc + (': ' + str(detail) if detail else ''))
+checks = Checks()
+check = checks.check
 
 
 def read_topic(topic):
-    """Every record the mock holds: (offset, key, value, txn tag)."""
-    c = Consumer({'bootstrap.servers': boot, 'group.id': 'chaos-' + topic, 'enable.auto.commit': False,
-                  'isolation.level': 'read_committed', 'auto.offset.reset': 'earliest'})
-    md = c.list_topics(topic, timeout=10)
-    out = []
-    for p in md.topics[topic].partitions:
-        lo, hi = c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
-        if lo > 0:
-            print('# %s [%d]: the mock dropped the first %d records' % (topic, p, lo))
-        if hi <= lo:
-            continue
-        c.assign([TopicPartition(topic, p, lo)])
-        got = 0
-        while got < hi - lo:
-            m = c.poll(5)
-            if m is None:
-                break
-            if m.error():
-                continue
-            tag = dict(m.headers() or []).get('torghut-txn')
-            out.append((p, m.offset(), m.key(), m.value(), tag.decode() if tag else None))
-            got += 1
-    c.close()
-    return out
+    return kafka_read.read_topic(boot, topic)
 
 
 status_all = read_topic('torghut.status.v1')
@@ -149,13 +114,7 @@ check('every trade sent is committed or inside a reported gap', not unreported, 
 # ---------------------------------------------------------------- TA
 
 
-def decoder(name):
-    sch = avro.schema.parse(open('%s/%s' % (schema_dir, name)).read())
-    rd = avro.io.DatumReader(sch)
-    return lambda b: rd.read(avro.io.BinaryDecoder(io.BytesIO(b)))
-
-
-dec_bar, dec_sig = decoder('ta-bars-1s.avsc'), decoder('ta-signals.avsc')
+dec_bar, dec_sig = decoder(schema_dir, 'ta-bars-1s.avsc'), decoder(schema_dir, 'ta-signals.avsc')
 bars = [dec_bar(v) for _, _, _, v, _ in committed(read_topic('torghut.ta.bars.1s.v1'), 'TA bars')]
 sigs = [dec_sig(v) for _, _, _, v, _ in committed(read_topic('torghut.ta.signals.v1'), 'TA signals')]
 ident = collections.Counter((b['symbol'], b['event_ts'], b['seq']) for b in bars)
@@ -211,5 +170,4 @@ if starts_path:
               % (times[len(times) // 2], times[-1], len(times)))
         print('restart_ms median=%.1f max=%.1f n=%d' % (times[len(times) // 2], times[-1], len(times)))
 
-print('%d passed, %d failed' % (npass, nfail))
-sys.exit(1 if nfail else 0)
+sys.exit(checks.summary())

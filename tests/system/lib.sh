@@ -10,7 +10,7 @@ PY=/usr/bin/python3
 $PY -c 'import confluent_kafka, avro' 2>/dev/null || { echo "# python3-confluent-kafka/python3-avro missing: skipped"; exit 77; }
 tmp=$(mktemp -d "/tmp/tg-$1-XXXXXX")
 pids=()
-lib_cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$tmp"; }
+lib_cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; [ -n "${KEEP_TMP:-}" ] || rm -rf "$tmp"; }
 trap lib_cleanup EXIT
 npass=0 nfail=0
 ok() { npass=$((npass + 1)); echo "ok - $1"; }
@@ -62,3 +62,13 @@ while not buf.endswith(b'\n'):
 print('%.3f %s' % (time.monotonic() - t0, buf.decode().strip()))
 PYEOF
 }
+# replay_start ARGS...: torghut-replay serve --listen 127.0.0.1:0 ARGS (its
+# output in $tmp/replay.out); sets REPLAY_PORT once it listens.
+replay_start() {
+	"$B/src/torghut-replay" serve --listen 127.0.0.1:0 "$@" >"$tmp/replay.out" 2>"$tmp/replay.err" &
+	pids+=($!)
+	wait_for 20 grep -q listening "$tmp/replay.out" || { echo "# torghut-replay did not start"; return 1; }
+	REPLAY_PORT=$(sed -n 's/^listening .*:\([0-9]*\)$/\1/p' "$tmp/replay.out")
+}
+# The topics of wire.md, for mock_start.
+TOPICS_ALL="torghut.trades.v1 torghut.quotes.v1 torghut.bars.1m.v1 torghut.status.v1 torghut.ta.bars.1s.v1 torghut.ta.signals.v1 torghut.ta.status.v1"

@@ -16,20 +16,14 @@ kills=${CHAOS_KILLS:-20}
 speed=2
 "$B/src/torghut-replay" generate --seed 11 --premarket 0 --minutes 2 --out "$tmp/rec.jsonl" >/dev/null || exit 1
 echo KEY1 >"$tmp/key"; echo SECRET1 >"$tmp/secret"
-TOPICS="torghut.trades.v1 torghut.quotes.v1 torghut.bars.1m.v1 torghut.status.v1 torghut.ta.bars.1s.v1 torghut.ta.signals.v1 torghut.ta.status.v1"
 
-"$B/src/cmd/torghut-kafka-mock" $TOPICS >"$tmp/kafka.out" 2>"$tmp/kafka.err" &
-pids+=($!)
-wait_for 20 test -s "$tmp/kafka.out" || { no "kafka mock helper started"; finish; exit; }
-boot=$(head -1 "$tmp/kafka.out")
+mock_start $TOPICS_ALL || { no "kafka mock helper started"; finish; exit; }
+boot=$BOOTSTRAP
 # --dead-hold 0: a killed client's slot is free at once (Alpaca holds it up
 # to 90 s; that backoff is not what this test is about).
-"$B/src/torghut-replay" serve --recording "$tmp/rec.jsonl" --listen 127.0.0.1:0 --live --speed $speed \
-	--key KEY1 --secret SECRET1 --dead-hold 0 --conn-limit 4 --send-log "$tmp/send.csv" \
-	>"$tmp/replay.out" 2>"$tmp/replay.err" &
-pids+=($!)
-wait_for 20 grep -q listening "$tmp/replay.out" || { no "replay started"; finish; exit; }
-port=$(sed -n 's/^listening .*:\([0-9]*\)$/\1/p' "$tmp/replay.out")
+replay_start --recording "$tmp/rec.jsonl" --live --speed $speed --key KEY1 --secret SECRET1 --dead-hold 0 --conn-limit 4 --send-log "$tmp/send.csv" \
+	|| { no "replay started"; finish; exit; }
+port=$REPLAY_PORT
 cat >"$tmp/torghut.conf" <<CONF
 profile = exactly-once
 alpaca.url = ws://127.0.0.1:$port/v2/test

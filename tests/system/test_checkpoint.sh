@@ -11,17 +11,11 @@
 
 "$B/src/torghut-replay" generate --seed 5 --premarket 0 --minutes 3 --out "$tmp/rec.jsonl" >/dev/null || exit 1
 echo KEY1 >"$tmp/key"; echo SECRET1 >"$tmp/secret"
-TOPICS="torghut.trades.v1 torghut.quotes.v1 torghut.bars.1m.v1 torghut.status.v1 torghut.ta.bars.1s.v1 torghut.ta.signals.v1 torghut.ta.status.v1"
-"$B/src/cmd/torghut-kafka-mock" $TOPICS >"$tmp/kafka.out" 2>"$tmp/kafka.err" &
-pids+=($!)
-wait_for 20 test -s "$tmp/kafka.out" || { no "kafka mock helper started"; finish; exit; }
-boot=$(head -1 "$tmp/kafka.out")
-"$B/src/torghut-replay" serve --recording "$tmp/rec.jsonl" --listen 127.0.0.1:0 --live --speed 4 --loop \
-	--key KEY1 --secret SECRET1 --dead-hold 0 --conn-limit 4 --send-log "$tmp/send.csv" \
-	>"$tmp/replay.out" 2>"$tmp/replay.err" &
-pids+=($!)
-wait_for 20 grep -q listening "$tmp/replay.out" || { no "replay started"; finish; exit; }
-port=$(sed -n 's/^listening .*:\([0-9]*\)$/\1/p' "$tmp/replay.out")
+mock_start $TOPICS_ALL || { no "kafka mock helper started"; finish; exit; }
+boot=$BOOTSTRAP
+replay_start --recording "$tmp/rec.jsonl" --live --speed 4 --loop --key KEY1 --secret SECRET1 --dead-hold 0 --conn-limit 4 --send-log "$tmp/send.csv" \
+	|| { no "replay started"; finish; exit; }
+port=$REPLAY_PORT
 
 conf() { # conf FILE PROFILE STORE SOCKET
 	cat >"$1" <<CONF

@@ -8,16 +8,11 @@
 
 "$B/src/torghut-replay" generate --seed 3 --premarket 0 --minutes 1 --out "$tmp/rec.jsonl" >/dev/null || exit 1
 echo KEY1 >"$tmp/key"; echo SECRET1 >"$tmp/secret"
-TOPICS="torghut.trades.v1 torghut.quotes.v1 torghut.bars.1m.v1 torghut.status.v1 torghut.ta.bars.1s.v1 torghut.ta.signals.v1 torghut.ta.status.v1"
-"$B/src/cmd/torghut-kafka-mock" $TOPICS >"$tmp/kafka.out" 2>"$tmp/kafka.err" &
-pids+=($!)
-wait_for 20 test -s "$tmp/kafka.out" || { no "kafka mock helper started"; finish; exit; }
-boot=$(head -1 "$tmp/kafka.out")
-"$B/src/torghut-replay" serve --recording "$tmp/rec.jsonl" --listen 127.0.0.1:0 --live --speed 4 \
-	--key KEY1 --secret SECRET1 --send-log "$tmp/send.csv" >"$tmp/replay.out" 2>"$tmp/replay.err" &
-pids+=($!)
-wait_for 20 grep -q listening "$tmp/replay.out" || { no "replay started"; finish; exit; }
-port=$(sed -n 's/^listening .*:\([0-9]*\)$/\1/p' "$tmp/replay.out")
+mock_start $TOPICS_ALL || { no "kafka mock helper started"; finish; exit; }
+boot=$BOOTSTRAP
+replay_start --recording "$tmp/rec.jsonl" --live --speed 4 --key KEY1 --secret SECRET1 --send-log "$tmp/send.csv" \
+	|| { no "replay started"; finish; exit; }
+port=$REPLAY_PORT
 cat >"$tmp/torghut.conf" <<CONF
 profile = exactly-once
 alpaca.url = ws://127.0.0.1:$port/v2/test
@@ -49,8 +44,15 @@ ctl --json profile sideways >"$tmp/p4" 2>&1
 check "an unknown profile is refused" grep -q 'must be exactly-once or low-latency' "$tmp/p4"
 sleep 3
 check "still streaming after the switches" bash -c "TORGHUT_SOCKET=$tmp/c.sock '$B/src/torghutctl' --json status | grep -q '\"state\": \"subscribed\"'"
+# reload: profile and execution.buffer-timeout are live (the producer is
+# replaced at the next checkpoint boundary)
+sed -i 's/^profile = exactly-once$/profile = low-latency\nexecution.buffer-timeout = 2ms/' "$tmp/torghut.conf"
+ctl --json reload >"$tmp/r1" 2>&1
+check "reload of profile and buffer timeout: accepted" grep -q '"producer": "replaced at the next checkpoint boundary"' "$tmp/r1"
+check "reload: the producer is replaced in the new profile" wait_for 10 bash -c "TORGHUT_SOCKET=$tmp/c.sock '$B/src/torghutctl' profile | grep -q 'profile: low-latency'"
+check "reload: logged with the new buffer timeout" wait_for 5 grep -q 'switched to low-latency after checkpoint [0-9]* (buffer timeout 2 ms)' "$tmp/d.log"
 # let the session end, then drain
-sleep 12
+sleep 8
 ctl drain >/dev/null
 wait $dpid
 check "drain: exit 0" test $? -eq 0

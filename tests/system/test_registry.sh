@@ -40,22 +40,22 @@ EOF
 pids+=($!)
 wait_for 20 test -s "$tmp/kafka.out"
 boot=$(head -1 "$tmp/kafka.out")
-common=(--set control.socket="$tmp/c.sock" --set state.checkpoints.dir="$tmp/chk" --set http.listen=127.0.0.1:0 --set schema.dir="$S/schemas"
+common=(--set control.socket="$tmp/c.sock" --set http.listen=127.0.0.1:0 --set schema.dir="$S/schemas"
 	--set kafka.bootstrap.servers="$boot" --set startup.timeout=5s)
 
 registry r1
-"$B/src/torghutd" "${common[@]}" --set schema.registry.url="$url" >"$tmp/refused.log" 2>&1; rc=$?
+"$B/src/torghutd" "${common[@]}" --set state.checkpoints.dir="$(mktemp -d -p "$tmp")" --set schema.registry.url="$url" >"$tmp/refused.log" 2>&1; rc=$?
 check "missing subjects: refused with exit 3" test $rc -eq 3
 check "missing subjects: the message names the subject and the way out" \
 	grep -q 'subject torghut.ta.bars.1s.v1-value does not hold our schema.*--register-schemas' "$tmp/refused.log"
 
-"$B/src/torghutd" "${common[@]}" --set schema.registry.url="$url" --register-schemas >"$tmp/reg.log" 2>&1; rc=$?
+"$B/src/torghutd" "${common[@]}" --set state.checkpoints.dir="$(mktemp -d -p "$tmp")" --set schema.registry.url="$url" --register-schemas >"$tmp/reg.log" 2>&1; rc=$?
 check "--register-schemas: exit 0" test $rc -eq 0
 subjects=$(curl -sf "$url/subjects")
 check "--register-schemas: the three TA subjects exist" bash -c "echo '$subjects' | grep -q 'torghut.ta.signals.v1-value' && echo '$subjects' | grep -q 'torghut.ta.status.v1-value' && echo '$subjects' | grep -q 'torghut.ta.bars.1s.v1-value'"
 check "--register-schemas: the ingest subjects hold JSON Schemas, the TA ones Avro" \
 	subjects_are "$url" $(typed AVRO $ta_subjects) $(typed JSON $ingest_subjects)
-"$B/src/torghutd" "${common[@]}" --set schema.registry.url="$url" --register-schemas >"$tmp/reg2.log" 2>&1; rc=$?
+"$B/src/torghutd" "${common[@]}" --set state.checkpoints.dir="$(mktemp -d -p "$tmp")" --set schema.registry.url="$url" --register-schemas >"$tmp/reg2.log" 2>&1; rc=$?
 check "--register-schemas: subjects set to BACKWARD" bash -c "curl -sf '$url/config/torghut.ta.signals.v1-value' | grep -q BACKWARD"
 check "--register-schemas again: verifies, exit 0" bash -c "test $rc -eq 0 && grep -q 'schema id' '$tmp/reg2.log'"
 
@@ -67,7 +67,7 @@ pids+=($!)
 wait_for 10 grep -q listening "$tmp/replay.out"
 port=$(sed -n 's/^listening .*:\([0-9]*\)$/\1/p' "$tmp/replay.out")
 echo K >"$tmp/k"
-"$B/src/torghutd" "${common[@]}" --set schema.registry.url="$url" --set alpaca.url="ws://127.0.0.1:$port/v2/test" \
+"$B/src/torghutd" "${common[@]}" --set state.checkpoints.dir="$(mktemp -d -p "$tmp")" --set schema.registry.url="$url" --set alpaca.url="ws://127.0.0.1:$port/v2/test" \
 	--set alpaca.key.file="$tmp/k" --set alpaca.secret.file="$tmp/k" --set alpaca.symbols=NVDA \
 	--set profile=low-latency >"$tmp/run.log" 2>&1 &
 td=$!
@@ -139,10 +139,10 @@ sed 's/^/#   /' "$tmp/validate.out" | tail -6
 
 # each role registers its own subjects only
 registry r3
-"$B/src/torghutd" "${common[@]}" --set schema.registry.url="$url" --set role=ingest --register-schemas >"$tmp/ingest.log" 2>&1; rc=$?
+"$B/src/torghutd" "${common[@]}" --set state.checkpoints.dir="$(mktemp -d -p "$tmp")" --set schema.registry.url="$url" --set role=ingest --register-schemas >"$tmp/ingest.log" 2>&1; rc=$?
 check "role=ingest --register-schemas: exit 0" test $rc -eq 0
 check "role=ingest: only the ingest subjects, as JSON Schema" subjects_are "$url" $(typed JSON $ingest_subjects)
-"$B/src/torghutd" "${common[@]}" --set schema.registry.url="$url" --set role=ta --register-schemas >"$tmp/ta.log" 2>&1; rc=$?
+"$B/src/torghutd" "${common[@]}" --set state.checkpoints.dir="$(mktemp -d -p "$tmp")" --set schema.registry.url="$url" --set role=ta --register-schemas >"$tmp/ta.log" 2>&1; rc=$?
 check "role=ta --register-schemas: exit 0" test $rc -eq 0
 check "role=ta: adds only the TA subjects, as Avro" subjects_are "$url" $(typed AVRO $ta_subjects) $(typed JSON $ingest_subjects)
 
@@ -151,7 +151,7 @@ curl -sf -X POST "$url/_reset" >/dev/null
 $PY -c "import json; print(json.dumps({'schemaType': 'JSON', 'schema': json.dumps({'type': 'object', 'properties': {'symbol': {'type': 'string'}, 'bidSize': {'type': 'integer'}}})}))" |
 	curl -sf -X POST -H 'Content-Type: application/vnd.schemaregistry.v1+json' --data-binary @- \
 	"$url/subjects/torghut.quotes.v1-value/versions" >/dev/null
-"$B/src/torghutd" "${common[@]}" --set schema.registry.url="$url" --set schema.registry.auto-register=true >"$tmp/jincompat.log" 2>&1; rc=$?
+"$B/src/torghutd" "${common[@]}" --set state.checkpoints.dir="$(mktemp -d -p "$tmp")" --set schema.registry.url="$url" --set schema.registry.auto-register=true >"$tmp/jincompat.log" 2>&1; rc=$?
 check "incompatible JSON subject: refused with exit 3" test $rc -eq 3
 check "incompatible JSON subject: the message names the subject and says why" \
 	grep -q 'subject torghut.quotes.v1-value: our schema is not BACKWARD compatible.*property bidSize removed' "$tmp/jincompat.log"
@@ -167,20 +167,20 @@ AVSC
 $PY -c "import json,sys; print(json.dumps({'schema': open('$tmp/old.avsc').read()}))" |
 	curl -sf -X POST -H 'Content-Type: application/vnd.schemaregistry.v1+json' --data-binary @- \
 	"$url2/subjects/torghut.ta.signals.v1-value/versions" >/dev/null
-"$B/src/torghutd" "${common[@]}" --set schema.registry.url="$url2" --set schema.registry.auto-register=true >"$tmp/incompat.log" 2>&1; rc=$?
+"$B/src/torghutd" "${common[@]}" --set state.checkpoints.dir="$(mktemp -d -p "$tmp")" --set schema.registry.url="$url2" --set schema.registry.auto-register=true >"$tmp/incompat.log" 2>&1; rc=$?
 check "incompatible registered schema: refused with exit 3" test $rc -eq 3
 check "incompatible: the message names the subject and says why" grep -q 'subject torghut.ta.signals.v1-value: our schema is not BACKWARD compatible' "$tmp/incompat.log"
 check "auto-register: the compatible subjects were registered" bash -c "curl -sf '$url2/subjects' | grep -q 'torghut.ta.bars.1s.v1-value'"
 
 # registry down at start: waits, then exit 3
 start=$SECONDS
-"$B/src/torghutd" "${common[@]}" --set schema.registry.url=http://127.0.0.1:1 >"$tmp/down.log" 2>&1; rc=$?
+"$B/src/torghutd" "${common[@]}" --set state.checkpoints.dir="$(mktemp -d -p "$tmp")" --set schema.registry.url=http://127.0.0.1:1 >"$tmp/down.log" 2>&1; rc=$?
 check "registry down: exit 3 after the start-up deadline" bash -c "test $rc -eq 3 && [ $((SECONDS - start)) -ge 4 ]"
 check "registry down: classified schema_registry_unreachable" grep -q 'schema_registry_unreachable' "$tmp/down.log"
 
 # the registry comes up after the daemon: /readyz and the metrics follow it
 rport=$($PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$B/src/torghutd" "${common[@]}" --set schema.registry.url="http://127.0.0.1:$rport" --set startup.timeout=60s \
+"$B/src/torghutd" "${common[@]}" --set state.checkpoints.dir="$(mktemp -d -p "$tmp")" --set schema.registry.url="http://127.0.0.1:$rport" --set startup.timeout=60s \
 	--set schema.registry.auto-register=true >"$tmp/late.log" 2>&1 &
 td=$!
 pids+=($td)
@@ -234,7 +234,7 @@ check "registry up: the daemon drains and exits 0" test $? -eq 0
 # a slow registry: the loop keeps serving while the gate waits for answers
 registry r5
 curl -sf -X POST -d '{"ms": 3000, "count": 2}' "$url/_delay" >/dev/null
-"$B/src/torghutd" "${common[@]}" --set schema.registry.url="$url" --set startup.timeout=60s \
+"$B/src/torghutd" "${common[@]}" --set state.checkpoints.dir="$(mktemp -d -p "$tmp")" --set schema.registry.url="$url" --set startup.timeout=60s \
 	--set schema.registry.auto-register=true >"$tmp/slow.log" 2>&1 &
 td=$!
 pids+=($td)

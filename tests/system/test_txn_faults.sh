@@ -12,14 +12,10 @@
 
 "$B/src/torghut-replay" generate --seed 9 --premarket 0 --minutes 2 --out "$tmp/rec.jsonl" >/dev/null || exit 1
 echo KEY1 >"$tmp/key"; echo SECRET1 >"$tmp/secret"
-mock_start torghut.trades.v1 torghut.quotes.v1 torghut.bars.1m.v1 torghut.status.v1 torghut.ta.bars.1s.v1 \
-	torghut.ta.signals.v1 torghut.ta.status.v1 || { no "kafka mock helper started"; finish; exit; }
-"$B/src/torghut-replay" serve --recording "$tmp/rec.jsonl" --listen 127.0.0.1:0 --live --speed 3 \
-	--key KEY1 --secret SECRET1 --dead-hold 0 --conn-limit 4 --send-log "$tmp/send.csv" \
-	>"$tmp/replay.out" 2>"$tmp/replay.err" &
-pids+=($!)
-wait_for 20 grep -q listening "$tmp/replay.out" || { no "replay started"; finish; exit; }
-port=$(sed -n 's/^listening .*:\([0-9]*\)$/\1/p' "$tmp/replay.out")
+mock_start $TOPICS_ALL || { no "kafka mock helper started"; finish; exit; }
+replay_start --recording "$tmp/rec.jsonl" --live --speed 3 --key KEY1 --secret SECRET1 --dead-hold 0 --conn-limit 4 --send-log "$tmp/send.csv" \
+	|| { no "replay started"; finish; exit; }
+port=$REPLAY_PORT
 conf() { # conf NAME: a config with its own socket and HTTP port, the shared store
 	cat >"$tmp/$1.conf" <<CONF
 profile = exactly-once

@@ -360,6 +360,14 @@ static void test_reload_diff(void **state)
 	assert_int_equal(conf_diff_live(a, b, why, sizeof(why), changed, sizeof(changed)), -EPERM);
 	assert_string_equal(why, "control.socket");
 	conf_free(b);
+	/* The profile (and the keys whose default follows it) and the buffer
+	 * timeout are live: the daemon replaces the producer at a checkpoint. */
+	const char *s3[] = {"profile=low-latency", "execution.buffer-timeout=2ms"};
+	assert_int_equal(load(*state, "", s3, 2, &b, &e), 0);
+	assert_int_equal(conf_diff_live(a, b, why, sizeof(why), changed, sizeof(changed)), 0);
+	assert_non_null(strstr(changed, "profile"));
+	assert_non_null(strstr(changed, "execution.buffer-timeout"));
+	conf_free(b);
 	conf_free(a);
 }
 

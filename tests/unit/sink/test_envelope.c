@@ -607,7 +607,7 @@ static void test_conn_status_full(void **state)
 static void test_conn_status_nulls(void **state)
 {
 	static const char *const names[ENVELOPE_CONN_COUNT] = {
-		"connecting", "authenticated", "subscribed", "disconnected", "error", "gap",
+		"connecting", "authenticated", "subscribed", "disconnected", "error", "gap", "checkpoint",
 	};
 	char buf[1024];
 
