@@ -11,10 +11,10 @@ bench_bench_hotpath_LDADD = $(TG_PROG_LIBS)
 bench_bench_report_SOURCES = bench/bench_report.c
 bench_bench_report_LDADD = $(TG_PROG_LIBS)
 
-dist_noinst_SCRIPTS += bench/run bench/e2e-latency.sh bench/e2e-report.py
+dist_noinst_SCRIPTS += bench/run bench/e2e-latency.sh bench/e2e-report.py bench/restart.sh
 EXTRA_DIST += bench/.gitignore docs/benchmarks.md
 
-BENCH_BINS = bench/bench_hotpath bench/bench_report bench/bench_frame bench/bench_hist \
+BENCH_BINS = bench/bench_hotpath bench/bench_report bench/bench_frame bench/bench_hist bench/bench_snapshot \
 	src/torghutd src/torghutctl src/torghut-replay src/cmd/torghut-kafka-mock
 BENCH_ENV = BENCH_SRCDIR='$(abs_top_srcdir)' BENCH_BUILDDIR='$(abs_top_builddir)' \
 	BENCH_CC='$(CC)' BENCH_CFLAGS='$(CFLAGS)'
