@@ -150,8 +150,10 @@ static void produce_event(struct ingest *in, const struct event *ev)
 {
 	enum outputs_topic t = topic_for(ev->kind);
 	int64_t seq = seq_map_next(in->seq, (unsigned)ev->kind, ev->symbol);
-	struct envelope_meta m = {.ingest_ns = clock_real_ns(), .feed = in->feed, .seq = seq,
-				  .source = ENVELOPE_SOURCE_WS};
+	/* ingestTs: when the frame was read (one clock read per frame, not per
+	 * event: the clock was ~10 % of the loop's CPU at 450 k msgs/s) */
+	struct envelope_meta m = {.ingest_ns = ev->recv_real_ns ? ev->recv_real_ns : clock_real_ns(),
+				  .feed = in->feed, .seq = seq, .source = ENVELOPE_SOURCE_WS};
 	int n;
 
 	if (seq < 0) {
