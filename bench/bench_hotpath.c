@@ -405,6 +405,7 @@ struct ctx {
 	struct indicators *ind;
 	struct ta_engine *eng;
 	char *envbuf;
+	struct envelope_cache env_cache;
 	uint8_t *avbuf;
 	uint64_t arrival;
 	int64_t cur_shift;       /* combined stages: added to t in the callback */
@@ -745,7 +746,8 @@ static void teardown_envelope(struct ctx *c)
 static uint64_t run_envelope(struct ctx *c, int64_t *self)
 {
 	struct dataset *d = c->d;
-	struct envelope_meta m = {.feed = "sip", .source = ENVELOPE_SOURCE_WS};
+	struct envelope_cache cache = {0}; /* as the daemon's ingest keeps one */
+	struct envelope_meta m = {.feed = "sip", .source = ENVELOPE_SOURCE_WS, .cache = &cache};
 	(void)self;
 	for (size_t k = 0; k < d->nuniq; k++) {
 		const struct event *e = &d->ev[d->uniq[k]];
@@ -816,7 +818,8 @@ static void on_parsed_combined(void *arg, const struct event *ev)
 	}
 	if (c->encode) {
 		struct envelope_meta m = {.ingest_ns = e.recv_real_ns + 25000, .feed = "sip",
-					  .seq = (int64_t)c->sink, .source = ENVELOPE_SOURCE_WS};
+					  .seq = (int64_t)c->sink, .source = ENVELOPE_SOURCE_WS,
+					  .cache = &c->env_cache};
 		int n = envelope_write(&e, &m, c->envbuf, HP_BUF);
 		if (n < 0)
 			die("envelope_write", n);

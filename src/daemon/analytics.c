@@ -241,7 +241,8 @@ void analytics_on_event(struct analytics *a, const struct event *ev)
 	a->due_mono = ev->recv_mono_ns;
 	if (a->armed_mono && a->armed_mono < a->due_mono && uv_is_active((uv_handle_t *)&a->close_timer))
 		a->due_mono = a->armed_mono;
-	if (ta_engine_on_event(a->eng, ev, ev->recv_mono_ns ? ev->recv_mono_ns : mono(), clock_real_ns()) < 0)
+	if (ta_engine_on_event(a->eng, ev, ev->recv_mono_ns ? ev->recv_mono_ns : mono(),
+			       ev->recv_real_ns ? ev->recv_real_ns : clock_real_ns()) < 0)
 		a->encode_errors++;
 	arm(a);
 }

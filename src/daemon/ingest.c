@@ -56,6 +56,7 @@ struct ingest {
 	int64_t slice_start;    /* mono ns of the slice's first frame; 0 = none yet */
 	bool read_paused;
 	char *env;             /* envelope scratch */
+	struct envelope_cache env_cache;
 	size_t env_cap;
 
 	bool closing;
@@ -160,8 +161,11 @@ static void produce_event(struct ingest *in, const struct event *ev)
 {
 	enum outputs_topic t = topic_for(ev->kind);
 	int64_t seq = seq_map_next(in->seq, (unsigned)ev->kind, ev->symbol);
-	struct envelope_meta m = {.ingest_ns = clock_real_ns(), .feed = in->feed, .seq = seq,
-				  .source = ENVELOPE_SOURCE_WS};
+	/* ingestTs: when the frame was read (one clock read per frame, not per
+	 * event: the clock was ~10 % of the loop's CPU at 450 k msgs/s) */
+	struct envelope_meta m = {.ingest_ns = ev->recv_real_ns ? ev->recv_real_ns : clock_real_ns(),
+				  .feed = in->feed, .seq = seq, .source = ENVELOPE_SOURCE_WS,
+				  .cache = &in->env_cache};
 	int n;
 
 	if (seq < 0) {

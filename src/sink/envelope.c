@@ -179,6 +179,64 @@ static void put_ts(struct jw *w, int64_t ns)
 	PUT_LIT(w, "\"");
 }
 
+static int64_t floor_div(int64_t a, int64_t b)
+{
+	int64_t q = a / b;
+	return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+static inline void put2(char *p, unsigned v)
+{
+	p[0] = (char)('0' + v / 10);
+	p[1] = (char)('0' + v % 10);
+}
+
+/* put_ts, the date from the cache when ns is on its day: the time of day
+ * written as clock_format_rfc3339 writes it with CLOCK_FRAC_AUTO. */
+static void put_ts_cached(struct jw *w, int64_t ns, struct envelope_cache *c)
+{
+	int64_t secs = floor_div(ns, CLOCK_NS_PER_SEC);
+	int64_t sub = ns % CLOCK_NS_PER_SEC; /* not ns - secs*1e9: overflows at INT64_MIN */
+	if (sub < 0)
+		sub += CLOCK_NS_PER_SEC;
+	int64_t day = floor_div(secs, 86400);
+	if (!c || !c->have_day || c->day != day) {
+		put_ts(w, ns);
+		if (c && !w->err) {
+			/* the date just written: after the opening quote */
+			memcpy(c->date, w->p - (sub == 0 ? 21 : sub % 1000000 == 0 ? 25 : sub % 1000 == 0 ? 28 : 31), 11);
+			c->day = day;
+			c->have_day = true;
+		}
+		return;
+	}
+	char t[CLOCK_RFC3339_MAX + 2];
+	unsigned sod = (unsigned)(secs - day * 86400);
+	size_t n = 0;
+	t[n++] = '"';
+	memcpy(t + n, c->date, 11);
+	n += 11;
+	put2(t + n, sod / 3600);
+	t[n + 2] = ':';
+	put2(t + n + 3, sod / 60 % 60);
+	t[n + 5] = ':';
+	put2(t + n + 6, sod % 60);
+	n += 8;
+	if (sub) {
+		int nd = sub % 1000000 == 0 ? 3 : sub % 1000 == 0 ? 6 : 9;
+		int64_t f = nd == 3 ? sub / 1000000 : nd == 6 ? sub / 1000 : sub;
+		t[n++] = '.';
+		for (int k = nd - 1; k >= 0; k--) {
+			t[n + (size_t)k] = (char)('0' + f % 10);
+			f /= 10;
+		}
+		n += (size_t)nd;
+	}
+	t[n++] = 'Z';
+	t[n++] = '"';
+	put(w, t, n);
+}
+
 static void put_opt_ts(struct jw *w, bool has, int64_t ns)
 {
 	if (has)
@@ -247,12 +305,15 @@ const char *envelope_conn_state_name(enum envelope_conn_state s)
 /* ingestTs .. seq; the caller continues with ,"payload": */
 static void put_head(struct jw *w, int64_t ingest_ns, bool has_event_ts, int64_t event_ns,
 		     const char *feed, const char *channel, const char *symbol, size_t symbol_len,
-		     int64_t seq)
+		     int64_t seq, struct envelope_cache *c)
 {
 	PUT_LIT(w, "{\"ingestTs\":");
-	put_ts(w, ingest_ns);
+	put_ts_cached(w, ingest_ns, c);
 	PUT_LIT(w, ",\"eventTs\":");
-	put_opt_ts(w, has_event_ts, event_ns);
+	if (has_event_ts)
+		put_ts_cached(w, event_ns, c);
+	else
+		PUT_LIT(w, "null");
 	PUT_LIT(w, ",\"feed\":");
 	put_jstr(w, feed);
 	PUT_LIT(w, ",\"channel\":");
@@ -268,7 +329,7 @@ static void put_head(struct jw *w, int64_t ingest_ns, bool has_event_ts, int64_t
 
 /* accountLabel .. delayClass and the closing brace. */
 static void put_tail(struct jw *w, bool is_final, enum envelope_source source,
-		     bool has_event_ts, int64_t event_ns, const char *feed)
+		     bool has_event_ts, int64_t event_ns, const char *feed, struct envelope_cache *c)
 {
 	PUT_LIT(w, ",\"accountLabel\":null,\"isFinal\":");
 	if (is_final)
@@ -280,10 +341,24 @@ static void put_tail(struct jw *w, bool is_final, enum envelope_source source,
 	else
 		PUT_LIT(w, ",\"source\":\"ws\"");
 	PUT_LIT(w, ",\"window\":null,\"version\":2,\"provider\":\"alpaca\",\"marketSession\":");
-	if (has_event_ts)
-		put_jstr(w, clock_session_name(clock_ny_session(event_ns)));
-	else
+	if (has_event_ts) {
+		/* New York's session bounds are whole minutes and its offsets whole
+		 * hours: one UTC minute has one session */
+		int64_t minute = floor_div(event_ns, 60 * CLOCK_NS_PER_SEC);
+		if (!c || !c->have_minute || c->minute != minute) {
+			enum clock_session s = clock_ny_session(event_ns);
+			if (c) {
+				c->minute = minute;
+				c->session = (int)s;
+				c->have_minute = true;
+			}
+			put_jstr(w, clock_session_name(s));
+		} else {
+			put_jstr(w, clock_session_name((enum clock_session)c->session));
+		}
+	} else {
 		PUT_LIT(w, "null");
+	}
 	PUT_LIT(w, ",\"delayClass\":");
 	put_jstr(w, envelope_delay_class(feed));
 	PUT_LIT(w, "}");
@@ -303,7 +378,7 @@ int envelope_write(const struct event *ev, const struct envelope_meta *m, char *
 
 	jw_init(&w, buf, cap);
 	put_head(&w, m->ingest_ns, has_ts, ev->t_ns, m->feed, channel, ev->symbol,
-		 strnlen(ev->symbol, sizeof(ev->symbol)), m->seq);
+		 strnlen(ev->symbol, sizeof(ev->symbol)), m->seq, m->cache);
 	PUT_LIT(&w, ",\"payload\":");
 	if (raw_n) {
 		/* the message minus its "T" member: two copies around the cut */
@@ -313,7 +388,7 @@ int envelope_write(const struct event *ev, const struct envelope_meta *m, char *
 	} else {
 		PUT_LIT(&w, "null");
 	}
-	put_tail(&w, ev->kind != EVENT_UPDATED_BAR, m->source, has_ts, ev->t_ns, m->feed);
+	put_tail(&w, ev->kind != EVENT_UPDATED_BAR, m->source, has_ts, ev->t_ns, m->feed, m->cache);
 	return jw_done(&w);
 }
 
@@ -328,7 +403,7 @@ int envelope_write_conn_status(const struct envelope_conn_status *s, char *buf, 
 
 	jw_init(&w, buf, cap);
 	put_head(&w, s->ingest_ns, has_ts, s->event_ns, s->feed, "status", s->feed,
-		 strlen(s->feed), s->seq);
+		 strlen(s->feed), s->seq, NULL);
 	PUT_LIT(&w, ",\"payload\":{\"component\":\"torghutd\",\"status\":");
 	put_jstr(&w, state);
 	PUT_LIT(&w, ",\"error_code\":");
@@ -346,6 +421,6 @@ int envelope_write_conn_status(const struct envelope_conn_status *s, char *buf, 
 	PUT_LIT(&w, ",\"dropped\":");
 	put_opt_i64(&w, s->has_dropped, s->dropped);
 	PUT_LIT(&w, ",\"schema_version\":1}");
-	put_tail(&w, true, ENVELOPE_SOURCE_WS, has_ts, s->event_ns, s->feed);
+	put_tail(&w, true, ENVELOPE_SOURCE_WS, has_ts, s->event_ns, s->feed, NULL);
 	return jw_done(&w);
 }

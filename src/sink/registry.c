@@ -1,8 +1,9 @@
-/* Schema registry client: curl multi on uv (socket + timer callbacks), one
- * easy handle per operation, retried in place after a backoff timer. */
+/* Schema registry client on curlm (through curlreq): one easy handle per
+ * operation, retried in place after a backoff timer. */
 #include "config.h"
 
 #include "sink/registry.h"
+#include "net/curlreq.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -13,47 +14,24 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#define ANSWER_MAX (16u << 20) /* a registry answer is never this large */
+
 enum reg_op { OP_LOOKUP, OP_REGISTER, OP_CHECK, OP_VERSIONS, OP_GET_VERSION, OP_GET_CONFIG, OP_SET_CONFIG };
 
-struct reg_sock {
-	uv_poll_t poll;
-	struct registry *r;
-	curl_socket_t fd;
-	struct reg_sock *next;
-};
-
 struct reg_req {
+	struct curlreq http;
 	struct registry *r;
-	struct reg_req *next, *prev;
 	enum reg_op op;
-	CURL *easy;
-	struct curl_slist *hdrs;
-	char *url, *body;
-	char *resp;
-	size_t resp_len, resp_cap;
-	int attempts;
-	bool in_multi, done;
-	uv_timer_t backoff; /* embedded; the request is freed in its close callback */
 	registry_cb cb;
 	void *arg;
-	char errbuf[CURL_ERROR_SIZE];
 };
 
 struct registry {
-	uv_loop_t *loop;
-	CURLM *multi;
-	uv_timer_t timer; /* curl's timeout */
-	struct reg_sock *socks;
-	struct reg_req *reqs;
-	char *url, *user, *password, *ca_file;
-	long timeout_ms, connect_timeout_ms, backoff_ms, backoff_max_ms;
+	struct curlreq_pool pool;
+	long backoff_ms, backoff_max_ms;
 	int max_retries;
 	int pending;
-	int open_handles; /* uv handles not yet closed */
-	int busy;         /* inside a dispatch: teardown deferred */
-	bool closing, torn_down;
-	void (*done)(void *);
-	void *done_arg;
+	char url[];       /* the base, without a trailing '/' */
 };
 
 static const char *const err_classes[] = {
@@ -82,119 +60,21 @@ int registry_pending(const struct registry *r)
 	return r->pending;
 }
 
-/* ---- teardown ---------------------------------------------------------- */
-
-static void maybe_free(struct registry *r)
-{
-	if (!r->torn_down || r->open_handles > 0)
-		return;
-	void (*done)(void *) = r->done;
-	void *arg = r->done_arg;
-	free(r->url);
-	free(r->user);
-	free(r->password);
-	free(r->ca_file);
-	free(r);
-	if (done)
-		done(arg);
-}
-
-static void handle_closed(uv_handle_t *h)
-{
-	struct registry *r = h->data;
-	r->open_handles--;
-	maybe_free(r);
-}
-
-static void sock_closed(uv_handle_t *h)
-{
-	struct reg_sock *s = (struct reg_sock *)h;
-	struct registry *r = s->r;
-	free(s);
-	r->open_handles--;
-	maybe_free(r);
-}
-
-static void req_closed(uv_handle_t *h)
-{
-	struct reg_req *q = h->data;
-	struct registry *r = q->r;
-	free(q);
-	r->open_handles--;
-	maybe_free(r);
-}
-
-static void req_free(struct reg_req *q)
-{
-	struct registry *r = q->r;
-	if (q->in_multi)
-		curl_multi_remove_handle(r->multi, q->easy);
-	q->in_multi = false;
-	if (q->prev)
-		q->prev->next = q->next;
-	else
-		r->reqs = q->next;
-	if (q->next)
-		q->next->prev = q->prev;
-	r->pending--;
-	curl_easy_cleanup(q->easy);
-	curl_slist_free_all(q->hdrs);
-	free(q->url);
-	free(q->body);
-	free(q->resp);
-	q->backoff.data = q;
-	uv_close((uv_handle_t *)&q->backoff, req_closed);
-}
-
-static void sock_close(struct reg_sock *s)
-{
-	struct registry *r = s->r;
-	for (struct reg_sock **pp = &r->socks; *pp; pp = &(*pp)->next)
-		if (*pp == s) {
-			*pp = s->next;
-			break;
-		}
-	uv_poll_stop(&s->poll);
-	uv_close((uv_handle_t *)&s->poll, sock_closed);
-}
+/* ---- close ------------------------------------------------------------- */
 
 static void deliver(struct reg_req *q, struct registry_result *res);
 
-static void teardown(struct registry *r)
+static void req_cancel(void *arg)
 {
-	r->busy++;
-	while (r->reqs) {
-		struct reg_req *q = r->reqs;
-		struct registry_result res = { .rc = -ECANCELED, .err = REGISTRY_E_CANCELLED,
-					       .message = "registry closed", .id = -1, .version = -1,
-					       .attempts = q->attempts };
-		deliver(q, &res);
-	}
-	r->busy--;
-	r->torn_down = true; /* from here curl's callbacks only release sockets */
-	curl_multi_cleanup(r->multi); /* may report CURL_POLL_REMOVE for cached connections */
-	r->multi = NULL;
-	while (r->socks)
-		sock_close(r->socks);
-	uv_timer_stop(&r->timer);
-	uv_close((uv_handle_t *)&r->timer, handle_closed);
-}
-
-static void leave(struct registry *r)
-{
-	if (--r->busy == 0 && r->closing && !r->torn_down)
-		teardown(r);
+	struct registry_result res = { .rc = -ECANCELED, .err = REGISTRY_E_CANCELLED,
+				       .message = "registry closed", .id = -1, .version = -1 };
+	deliver(arg, &res);
 }
 
 void registry_close(struct registry *r, void (*done)(void *), void *arg)
 {
-	if (!r || r->closing)
-		return;
-	r->closing = true;
-	r->done = done;
-	r->done_arg = arg;
-	if (r->busy == 0)
-		teardown(r);
+	if (r)
+		curlreq_pool_close(&r->pool, done, arg);
 }
 
 /* ---- results ----------------------------------------------------------- */
@@ -205,13 +85,11 @@ static void deliver(struct reg_req *q, struct registry_result *res)
 	res->err_class = registry_err_class(res->err);
 	if (!res->message)
 		res->message = "";
-	res->attempts = q->attempts;
-	q->done = true;
-	r->busy++;
+	res->attempts = q->http.attempts;
+	curlreq_end(&q->http);  /* q stays valid until curlreq frees it, from the loop */
 	if (q->cb)
 		q->cb(r, res, q->arg);
-	req_free(q);
-	leave(r);
+	r->pending--;
 }
 
 /* The registry's error body: {"error_code": 40401, "message": "..."}. */
@@ -249,7 +127,7 @@ static void finish_http(struct reg_req *q, long status)
 	struct registry_result res = { .http_status = status, .id = -1, .version = -1 };
 	char msg[1024] = "";
 	json_error_t je;
-	json_t *j = q->resp_len ? json_loadb(q->resp, q->resp_len, JSON_DECODE_ANY, &je) : NULL;
+	json_t *j = q->http.len ? json_loadb(q->http.body, q->http.len, JSON_DECODE_ANY, &je) : NULL;
 
 	if (status >= 200 && status < 300) {
 		switch (q->op) {
@@ -350,7 +228,7 @@ static void finish_transport(struct reg_req *q, CURLcode cc)
 {
 	struct registry_result res = { .id = -1, .version = -1 };
 	char msg[CURL_ERROR_SIZE + 64];
-	snprintf(msg, sizeof(msg), "%s", q->errbuf[0] ? q->errbuf : curl_easy_strerror(cc));
+	snprintf(msg, sizeof(msg), "%s", curlreq_error(&q->http, cc));
 	res.message = msg;
 	switch (cc) {
 	case CURLE_OPERATION_TIMEDOUT:
@@ -376,64 +254,33 @@ static bool retryable(CURLcode cc, long status)
 {
 	if (cc == CURLE_OK)
 		return status >= 500 || status == 429 || status == 408;
-	switch (cc) {
-	case CURLE_COULDNT_CONNECT:
-	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_COULDNT_RESOLVE_PROXY:
-	case CURLE_OPERATION_TIMEDOUT:
-	case CURLE_SEND_ERROR:
-	case CURLE_RECV_ERROR:
-	case CURLE_GOT_NOTHING:
-	case CURLE_PARTIAL_FILE:
-		return true;
-	default:
-		return false;
-	}
+	return cc == CURLE_COULDNT_RESOLVE_PROXY || curlreq_transient(cc);
 }
 
-static int start_attempt(struct reg_req *q)
+static void req_again(void *arg)
 {
-	q->resp_len = 0;
-	q->errbuf[0] = '\0';
-	q->attempts++;
-	CURLMcode mc = curl_multi_add_handle(q->r->multi, q->easy);
-	if (mc != CURLM_OK)
-		return mc == CURLM_OUT_OF_MEMORY ? -ENOMEM : -EIO;
-	q->in_multi = true;
-	return 0;
-}
-
-static void backoff_fired(uv_timer_t *t)
-{
-	struct reg_req *q = t->data;
-	struct registry *r = q->r;
-	r->busy++;
-	if (start_attempt(q) < 0) {
+	struct reg_req *q = arg;
+	if (curlreq_start(&q->http) < 0) {
 		struct registry_result res = { .rc = -EIO, .err = REGISTRY_E_UNREACHABLE,
 					       .message = "curl_multi_add_handle failed",
 					       .id = -1, .version = -1 };
 		deliver(q, &res);
 	}
-	leave(r);
 }
 
-static void completed(struct reg_req *q, CURLcode cc)
+static void req_done(void *arg, CURLcode cc)
 {
+	struct reg_req *q = arg;
 	struct registry *r = q->r;
 	long status = 0;
-	curl_easy_getinfo(q->easy, CURLINFO_RESPONSE_CODE, &status);
-	curl_multi_remove_handle(r->multi, q->easy);
-	q->in_multi = false;
-	if (retryable(cc, status) && q->attempts <= r->max_retries && !r->closing) {
-		long delay = r->backoff_ms;
-		for (int i = 1; i < q->attempts && delay < r->backoff_max_ms; i++)
-			delay *= 2;
-		if (delay > r->backoff_max_ms)
-			delay = r->backoff_max_ms;
-		/* 75..125 %: clients restarted together do not retry in lockstep */
-		delay = delay * 3 / 4 + (long)(uv_hrtime() / 1000 % (uint64_t)(delay / 2 + 1));
-		q->backoff.data = q;
-		uv_timer_start(&q->backoff, backoff_fired, (uint64_t)delay, 0);
+	if (r->pool.closing) {  /* whatever came: every operation pending at close is cancelled */
+		req_cancel(q);
+		return;
+	}
+	curl_easy_getinfo(q->http.easy, CURLINFO_RESPONSE_CODE, &status);
+	if (retryable(cc, status) && q->http.attempts <= r->max_retries) {
+		curlreq_retry(&q->http, curlreq_backoff_ms(r->backoff_ms, r->backoff_max_ms,
+							   q->http.attempts));
 		return;
 	}
 	if (cc != CURLE_OK)
@@ -442,188 +289,81 @@ static void completed(struct reg_req *q, CURLcode cc)
 		finish_http(q, status);
 }
 
-static void check_multi_info(struct registry *r)
-{
-	CURLMsg *m;
-	int left;
-	while (!r->closing && r->multi && (m = curl_multi_info_read(r->multi, &left))) {
-		if (m->msg != CURLMSG_DONE)
-			continue;
-		struct reg_req *q = NULL;
-		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&q);
-		if (q)
-			completed(q, m->data.result);
-	}
-}
-
-/* ---- curl <-> uv glue -------------------------------------------------- */
-
-static void on_timeout(uv_timer_t *t)
-{
-	struct registry *r = t->data;
-	int running;
-	r->busy++;
-	curl_multi_socket_action(r->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-	check_multi_info(r);
-	leave(r);
-}
-
-static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
-{
-	struct registry *r = userp;
-	if (timeout_ms < 0)
-		uv_timer_stop(&r->timer);
-	else /* 0: on the next loop iteration, never from inside curl */
-		uv_timer_start(&r->timer, on_timeout, (uint64_t)timeout_ms, 0);
-	return 0;
-}
-
-static void on_poll(uv_poll_t *h, int status, int events)
-{
-	struct reg_sock *s = (struct reg_sock *)h;
-	struct registry *r = s->r;
-	int flags = 0, running;
-	if (status < 0)
-		flags = CURL_CSELECT_ERR;
-	if (events & UV_READABLE)
-		flags |= CURL_CSELECT_IN;
-	if (events & UV_WRITABLE)
-		flags |= CURL_CSELECT_OUT;
-	r->busy++;
-	curl_multi_socket_action(r->multi, s->fd, flags, &running);
-	check_multi_info(r);
-	leave(r);
-}
-
-static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
-{
-	struct registry *r = userp;
-	struct reg_sock *s = socketp;
-	if (what == CURL_POLL_REMOVE || r->torn_down) {
-		if (s) {
-			if (!r->torn_down)
-				curl_multi_assign(r->multi, fd, NULL);
-			sock_close(s);
-		}
-		return 0;
-	}
-	if (!s) {
-		s = calloc(1, sizeof(*s));
-		if (!s)
-			return -1;
-		if (uv_poll_init_socket(r->loop, &s->poll, fd) < 0) {
-			free(s);
-			return -1;
-		}
-		s->r = r;
-		s->fd = fd;
-		s->next = r->socks;
-		r->socks = s;
-		r->open_handles++;
-		curl_multi_assign(r->multi, fd, s);
-	}
-	int ev = 0;
-	if (what == CURL_POLL_IN || what == CURL_POLL_INOUT)
-		ev |= UV_READABLE;
-	if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
-		ev |= UV_WRITABLE;
-	uv_poll_start(&s->poll, ev, on_poll);
-	return 0;
-}
-
 /* ---- set-up ------------------------------------------------------------ */
 
-static char *dup_opt(const char *s, bool *oom)
-{
-	if (!s)
-		return NULL;
-	char *d = strdup(s);
-	if (!d)
-		*oom = true;
-	return d;
-}
+static const struct curlreq_ops req_ops = {
+	.done = req_done, .again = req_again, .cancel = req_cancel,
+};
 
 int registry_new(struct registry **out, uv_loop_t *loop, const struct registry_opts *o)
 {
 	*out = NULL;
 	if (!loop || !o || !o->url || !*o->url)
 		return -EINVAL;
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) /* ref-counted; cheap after the first */
-		return -ENOMEM;
-	struct registry *r = calloc(1, sizeof(*r));
+	size_t ul = strlen(o->url);
+	struct registry *r = calloc(1, sizeof(*r) + ul + 1);
 	if (!r)
 		return -ENOMEM;
-	bool oom = false;
-	size_t ul = strlen(o->url);
-	r->url = dup_opt(o->url, &oom);
-	if (r->url && ul > 0 && r->url[ul - 1] == '/')
+	memcpy(r->url, o->url, ul + 1);
+	if (r->url[ul - 1] == '/')
 		r->url[ul - 1] = '\0'; /* paths below start with '/' */
-	r->user = dup_opt(o->user, &oom);
-	r->password = dup_opt(o->password, &oom);
-	r->ca_file = dup_opt(o->ca_file, &oom);
-	r->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 10000;
-	r->connect_timeout_ms = o->connect_timeout_ms > 0 ? o->connect_timeout_ms
-			       : r->timeout_ms < 5000 ? r->timeout_ms : 5000;
+	long timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 10000;
+	const struct curlreq_opts ho = {
+		.timeout_ms = timeout_ms,
+		.connect_timeout_ms = o->connect_timeout_ms > 0 ? o->connect_timeout_ms
+				      : timeout_ms < 5000 ? timeout_ms : 5000,
+		.user = o->user, .password = o->password, .ca_file = o->ca_file,
+		.body_max = ANSWER_MAX,
+	};
 	r->max_retries = o->max_retries >= 0 ? o->max_retries : 3;
 	r->backoff_ms = o->backoff_ms > 0 ? o->backoff_ms : 200;
 	r->backoff_max_ms = o->backoff_max_ms > 0 ? o->backoff_max_ms : 5000;
-	r->loop = loop;
-	r->multi = oom ? NULL : curl_multi_init();
-	if (!r->multi) {
-		free(r->url);
-		free(r->user);
-		free(r->password);
-		free(r->ca_file);
+	if (curlreq_pool_init(&r->pool, loop, &req_ops, r, &ho) < 0) {
 		free(r);
 		return -ENOMEM;
 	}
-	uv_timer_init(loop, &r->timer);
-	r->timer.data = r;
-	r->open_handles = 1;
-	curl_multi_setopt(r->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
-	curl_multi_setopt(r->multi, CURLMOPT_SOCKETDATA, r);
-	curl_multi_setopt(r->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
-	curl_multi_setopt(r->multi, CURLMOPT_TIMERDATA, r);
 	*out = r;
 	return 0;
 }
 
-static size_t write_cb(char *p, size_t size, size_t n, void *userp)
+/* The easy handle of q: URL = base + pre + escaped subject + post. */
+static int req_setup(struct reg_req *q, const char *subject, const char *pre, const char *post,
+		     const char *method, const char *body)
 {
-	struct reg_req *q = userp;
-	size_t len = size * n;
-	if (q->resp_len + len + 1 > q->resp_cap) {
-		size_t cap = q->resp_cap ? q->resp_cap : 1024;
-		while (cap < q->resp_len + len + 1)
-			cap *= 2;
-		if (cap > (1u << 24))
-			return 0; /* a registry answer is never this large */
-		char *nb = realloc(q->resp, cap);
-		if (!nb)
-			return 0;
-		q->resp = nb;
-		q->resp_cap = cap;
-	}
-	memcpy(q->resp + q->resp_len, p, len);
-	q->resp_len += len;
-	q->resp[q->resp_len] = '\0';
-	return len;
+	char *esc = curl_easy_escape(q->http.easy, subject, 0);
+	if (!esc)
+		return -ENOMEM;
+	const char *base = q->r->url;
+	size_t n = strlen(base) + strlen(pre) + strlen(esc) + strlen(post) + 1;
+	char *url = malloc(n);
+	if (url)
+		snprintf(url, n, "%s%s%s%s", base, pre, esc, post);
+	curl_free(esc);
+	/* curl copies both */
+	CURLcode cc = url ? curl_easy_setopt(q->http.easy, CURLOPT_URL, url) : CURLE_OUT_OF_MEMORY;
+	free(url);
+	if (cc == CURLE_OK && body)
+		cc = curl_easy_setopt(q->http.easy, CURLOPT_COPYPOSTFIELDS, body);
+	if (cc != CURLE_OK)
+		return -ENOMEM;
+	curlreq_method(&q->http, method, NULL, 0);
+	if (curlreq_header(&q->http, "Accept: application/vnd.schemaregistry.v1+json, application/json") < 0 ||
+	    (body && curlreq_header(&q->http, "Content-Type: application/vnd.schemaregistry.v1+json") < 0))
+		return -ENOMEM;
+	return 0;
 }
 
-/* URL = base + pre + escaped subject + post. method NULL = GET, or POST with a body. */
+/* method NULL = GET, or POST with a body. Takes body (may be NULL). */
 static int submit(struct registry *r, enum reg_op op, const char *subject, const char *pre,
 		  const char *post, const char *method, char *body, registry_cb cb, void *arg)
 {
-	if (r->closing) {
+	if (r->pool.closing || !subject || !*subject) {
 		free(body);
-		return -ECANCELED;
-	}
-	if (!subject || !*subject) {
-		free(body);
-		return -EINVAL;
+		return r->pool.closing ? -ECANCELED : -EINVAL;
 	}
 	struct reg_req *q = calloc(1, sizeof(*q));
-	if (!q) {
+	if (!q || curlreq_init(&q->http, &r->pool, q, ANSWER_MAX) < 0) {
+		free(q);
 		free(body);
 		return -ENOMEM;
 	}
@@ -631,82 +371,17 @@ static int submit(struct registry *r, enum reg_op op, const char *subject, const
 	q->op = op;
 	q->cb = cb;
 	q->arg = arg;
-	q->body = body;
-	q->easy = curl_easy_init();
-	char *esc = q->easy ? curl_easy_escape(q->easy, subject, 0) : NULL;
-	int rc = -ENOMEM;
-	if (!esc)
-		goto fail;
-	size_t n = strlen(r->url) + strlen(pre) + strlen(esc) + strlen(post) + 1;
-	q->url = malloc(n);
-	if (!q->url) {
-		curl_free(esc);
-		goto fail;
-	}
-	snprintf(q->url, n, "%s%s%s%s", r->url, pre, esc, post);
-	curl_free(esc);
-
-	struct curl_slist *h = curl_slist_append(NULL, "Accept: application/vnd.schemaregistry.v1+json, application/json");
-	if (h)
-		q->hdrs = h;
-	if (h && body)
-		h = curl_slist_append(q->hdrs, "Content-Type: application/vnd.schemaregistry.v1+json");
-	if (!h)
-		goto fail;
-
-	CURL *e = q->easy;
-	curl_easy_setopt(e, CURLOPT_URL, q->url);
-	curl_easy_setopt(e, CURLOPT_PRIVATE, q);
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, q->errbuf);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, q);
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, q->hdrs);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-#if LIBCURL_VERSION_NUM >= 0x075500
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-#else
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, r->timeout_ms);
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, r->connect_timeout_ms);
-	curl_easy_setopt(e, CURLOPT_USERAGENT, "torghut/" PACKAGE_VERSION);
-	if (r->user) {
-		curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-		curl_easy_setopt(e, CURLOPT_USERNAME, r->user);
-		curl_easy_setopt(e, CURLOPT_PASSWORD, r->password ? r->password : "");
-	}
-	if (r->ca_file)
-		curl_easy_setopt(e, CURLOPT_CAINFO, r->ca_file);
-	if (body) {
-		curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
-		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-	}
-	if (method)
-		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
-
-	uv_timer_init(r->loop, &q->backoff);
-	q->backoff.data = q;
-	r->open_handles++;
-	q->next = r->reqs;
-	if (r->reqs)
-		r->reqs->prev = q;
-	r->reqs = q;
-	r->pending++;
-	rc = start_attempt(q);
+	/* From here q is freed by curlreq once ended. */
+	int rc = req_setup(q, subject, pre, post, method, body);
+	free(body);
+	if (rc == 0)
+		rc = curlreq_start(&q->http);
 	if (rc < 0) {
-		q->cb = NULL;
-		req_free(q);
+		curlreq_end(&q->http);
 		return rc;
 	}
+	r->pending++;
 	return 0;
-fail:
-	if (q->easy)
-		curl_easy_cleanup(q->easy);
-	curl_slist_free_all(q->hdrs);
-	free(q->url);
-	free(q->body);
-	free(q);
-	return rc;
 }
 
 const char *registry_type_name(enum registry_type t)

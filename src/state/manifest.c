@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void manifest_chk_name(char *out, size_t cap, uint64_t id)
@@ -73,6 +74,22 @@ int manifest_parse(const char *text, size_t len, uint64_t *id, size_t *size, uin
 	*size = sz;
 	*crc = c;
 	return 0;
+}
+
+void manifest_skip_add(struct store_skip **skips, size_t *n, size_t *cap, uint64_t id,
+		       const char *why)
+{
+	if (*n == *cap) {
+		size_t c = *cap ? *cap * 2 : 4;
+		struct store_skip *g = realloc(*skips, c * sizeof(*g));
+		if (!g)
+			return;
+		*skips = g;
+		*cap = c;
+	}
+	struct store_skip *sk = &(*skips)[(*n)++];
+	sk->id = id;
+	snprintf(sk->reason, sizeof(sk->reason), "%s", why);
 }
 
 int manifest_check(const uint8_t *buf, size_t len, uint64_t id, size_t size, uint32_t crc,

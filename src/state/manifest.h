@@ -1,5 +1,6 @@
-/* manifest.h - the checkpoint layout shared by every store: names, and the
- * MANIFEST that marks a checkpoint complete.
+/* manifest.h - the checkpoint layout shared by every store: names, the
+ * MANIFEST that marks a checkpoint complete, and the list of checkpoints a
+ * search passed over.
  *
  *     chk-<id, 20 digits>/state.snap   the snapshot (snapshot.h)
  *     chk-<id, 20 digits>/MANIFEST     written last
@@ -10,11 +11,13 @@
  *     file state.snap <size> <crc32 hex>
  *     crc <crc32 hex of the lines above>
  *
- * Pure functions: no I/O. */
+ * No I/O. */
 #pragma once
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "state/store_types.h"
 
 #define MANIFEST_SNAP_NAME "state.snap"
 #define MANIFEST_NAME "MANIFEST"
@@ -35,6 +38,12 @@ int manifest_format(char *out, size_t cap, uint64_t id, size_t size, uint32_t cr
  * must be exactly what manifest_format writes for the values it names. */
 int manifest_parse(const char *text, size_t len, uint64_t *id, size_t *size, uint32_t *crc,
 		   char *why, size_t whylen);
+
+/* Appends (id, why) to a search's list of skipped checkpoints, growing it
+ * (*n entries, room for *cap). Best effort: out of memory, the entry is
+ * left out of the report. */
+void manifest_skip_add(struct store_skip **skips, size_t *n, size_t *cap, uint64_t id,
+		       const char *why);
 
 /* Checks snapshot bytes against their MANIFEST values (size, CRC), then
  * snapshot_read and the id inside. 0; -EINVAL with why when damaged;

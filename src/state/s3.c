@@ -1,9 +1,9 @@
-/* s3.c - the S3 client: request state machine on curlm, SigV4 by libcurl,
- * retries with backoff, a minimal ListObjectsV2 XML reader. */
+/* s3.c - the S3 client: request state machine on curlm (through curlreq),
+ * SigV4 by libcurl, retries with backoff, a minimal ListObjectsV2 XML reader. */
 #include "config.h"
 
 #include "state/s3.h"
-#include "net/curlm.h"
+#include "net/curlreq.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -79,20 +79,9 @@ int s3_url(char *out, size_t cap, const char *endpoint, const char *bucket, bool
 
 bool s3_retryable(int curl_code, long http_status)
 {
-	switch ((CURLcode)curl_code) {
-	case CURLE_OK:
+	if (curl_code == CURLE_OK)
 		return http_status >= 500 || http_status == 429;
-	case CURLE_COULDNT_CONNECT:
-	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_OPERATION_TIMEDOUT:
-	case CURLE_SEND_ERROR:
-	case CURLE_RECV_ERROR:
-	case CURLE_GOT_NOTHING:
-	case CURLE_PARTIAL_FILE:
-		return true;
-	default:
-		return false;
-	}
+	return curlreq_transient((CURLcode)curl_code);
 }
 
 int s3_http_errno(long http_status)
@@ -459,113 +448,53 @@ enum s3_op { OP_PUT, OP_GET, OP_DELETE, OP_LIST };
 static const char *const op_names[] = { "PUT", "GET", "DELETE", "LIST" };
 
 struct s3_req {
-	uv_timer_t backoff;     /* embedded; the request is freed in its close callback */
+	struct curlreq http;
 	struct s3 *c;
-	struct s3_req *next, *prev;
 	enum s3_op op;
 	char *bucket, *key;     /* key: the object, or the listing's prefix */
 	const void *buf;        /* PUT: the caller's bytes */
 	size_t n;
 	size_t max;             /* GET: the largest object accepted */
-	CURL *easy;
-	struct curl_slist *hdrs;
-	char *url;
-	uint8_t *resp;
-	size_t resp_len, resp_cap;
-	bool too_big, in_flight, done;
-	int attempts, page_attempts;
+	int page_attempts;
 	struct s3_list_page page;
 	s3_cb cb;
 	void *arg;
-	char errbuf[CURL_ERROR_SIZE];
 	char sha[65];           /* the payload's SHA-256, hex */
 };
 
 struct s3 {
-	uv_loop_t *loop;
-	struct curlm *m;
-	struct s3_req *reqs;
-	char *endpoint, *region, *sigv4, *access, *secret, *ca_file;
+	struct curlreq_pool pool;
 	bool path_style;
-	long timeout_ms;
 	int max_retries, backoff_ms, list_max_keys;
-	int open;               /* the curlm plus request timers not yet closed */
-	bool closing;
-	void (*close_cb)(void *);
-	void *close_arg;
+	char endpoint[];        /* without a trailing '/' */
 };
 
-static void client_free(struct s3 *c)
+static void req_release(void *arg)
 {
-	void (*cb)(void *) = c->close_cb;
-	void *arg = c->close_arg;
-	free(c->endpoint);
-	free(c->region);
-	free(c->sigv4);
-	if (c->secret)
-		memset(c->secret, 0, strlen(c->secret));
-	free(c->access);
-	free(c->secret);
-	free(c->ca_file);
-	free(c);
-	if (cb)
-		cb(arg);
-}
-
-static void opened_closed(struct s3 *c)
-{
-	if (--c->open == 0 && c->closing)
-		client_free(c);
-}
-
-static void req_closed(uv_handle_t *h)
-{
-	struct s3_req *q = h->data;
-	struct s3 *c = q->c;
-	free(q);
-	opened_closed(c);
-}
-
-static void req_free(struct s3_req *q)
-{
-	struct s3 *c = q->c;
-	if (q->in_flight)
-		curlm_remove(c->m, q->easy);
-	if (q->prev)
-		q->prev->next = q->next;
-	else
-		c->reqs = q->next;
-	if (q->next)
-		q->next->prev = q->prev;
-	curl_easy_cleanup(q->easy);
-	curl_slist_free_all(q->hdrs);
+	struct s3_req *q = arg;
 	s3_list_page_fini(&q->page);
-	free(q->url);
-	free(q->resp);
 	free(q->bucket);
 	free(q->key);
-	uv_timer_stop(&q->backoff);
-	uv_close((uv_handle_t *)&q->backoff, req_closed);
+	free(q);
 }
 
 static void deliver(struct s3_req *q, int status, long http, const char *reason)
 {
 	struct s3_result res = {
-		.status = status, .http_status = http, .attempts = q->attempts,
+		.status = status, .http_status = http, .attempts = q->http.attempts,
 		.reason = reason ? reason : "",
 	};
 	if (status == 0 && q->op == OP_GET) {
-		res.body = q->resp ? q->resp : (const uint8_t *)"";
-		res.len = q->resp_len;
+		res.body = (const uint8_t *)(q->http.body ? q->http.body : "");
+		res.len = q->http.len;
 	}
 	if (status == 0 && q->op == OP_LIST) {
 		res.objects = q->page.objects;
 		res.nobjects = q->page.n;
 	}
-	q->done = true;
+	curlreq_end(&q->http);  /* q stays valid until req_release, from the loop */
 	if (q->cb)
 		q->cb(&res, q->arg);
-	req_free(q);
 }
 
 /* "GET s3://bucket/key: " then the rest. */
@@ -576,15 +505,22 @@ static void reasonf(char *out, size_t cap, const struct s3_req *q, const char *w
 		snprintf(out + k, cap - (size_t)k, " (%d attempts)", attempts);
 }
 
+static void req_cancel(void *arg)
+{
+	char why[REASON_MAX];
+	reasonf(why, sizeof(why), arg, "cancelled (store closed)", 0);
+	deliver(arg, -ECANCELED, 0, why);
+}
+
 static int start_attempt(struct s3_req *q);
 
-static void backoff_fired(uv_timer_t *t)
+static void req_again(void *arg)
 {
-	struct s3_req *q = t->data;
+	struct s3_req *q = arg;
 	int rc = start_attempt(q);
 	if (rc < 0) {
 		char why[REASON_MAX];
-		reasonf(why, sizeof(why), q, "could not start the request", q->attempts);
+		reasonf(why, sizeof(why), q, "could not start the request", q->http.attempts);
 		deliver(q, rc, 0, why);
 	}
 }
@@ -618,8 +554,6 @@ static int list_query(const struct s3_req *q, char *out, size_t cap)
 	return k < 0 || (size_t)k >= cap ? -ENOSPC : 0;
 }
 
-static void on_done(CURL *easy, CURLcode cc, void *arg);
-
 static int start_attempt(struct s3_req *q)
 {
 	struct s3 *c = q->c;
@@ -630,60 +564,31 @@ static int start_attempt(struct s3_req *q)
 	if (s3_url(url, sizeof(url), c->endpoint, q->bucket, c->path_style, key,
 		   q->op == OP_LIST ? query : NULL) < 0)
 		return -ENAMETOOLONG;
-	free(q->url);
-	q->url = strdup(url);
-	if (!q->url)
-		return -ENOMEM;
-	curl_easy_setopt(q->easy, CURLOPT_URL, q->url);
-	q->resp_len = 0;
-	q->too_big = false;
-	q->errbuf[0] = '\0';
-	q->attempts++;
+	curl_easy_setopt(q->http.easy, CURLOPT_URL, url);  /* curl copies it */
 	q->page_attempts++;
-	int rc = curlm_add(c->m, q->easy, on_done, q);
-	if (rc == 0)
-		q->in_flight = true;
-	return rc;
+	return curlreq_start(&q->http);
 }
 
-static long backoff_delay(const struct s3 *c, int attempt)
-{
-	long d = c->backoff_ms;
-	for (int i = 1; i < attempt && d < BACKOFF_MAX_MS; i++)
-		d *= 2;
-	if (d > BACKOFF_MAX_MS)
-		d = BACKOFF_MAX_MS;
-	/* 75..125 %: stores restarted together do not retry in lockstep */
-	return d * 3 / 4 + (long)(uv_hrtime() / 1000 % (uint64_t)(d / 2 + 1));
-}
-
-static void on_done(CURL *easy, CURLcode cc, void *arg)
+static void req_done(void *arg, CURLcode cc)
 {
 	struct s3_req *q = arg;
 	struct s3 *c = q->c;
 	char why[REASON_MAX], what[REASON_MAX - 64];
 	long status = 0;
-	q->in_flight = false;
-	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
-	if (cc == CURLE_ABORTED_BY_CALLBACK && c->closing) {
-		reasonf(why, sizeof(why), q, "cancelled (store closed)", 0);
-		deliver(q, -ECANCELED, 0, why);
-		return;
-	}
-	if (s3_retryable(cc, status) && q->page_attempts <= c->max_retries && !c->closing) {
-		q->backoff.data = q;
-		uv_timer_start(&q->backoff, backoff_fired, (uint64_t)backoff_delay(c, q->page_attempts), 0);
+	curl_easy_getinfo(q->http.easy, CURLINFO_RESPONSE_CODE, &status);
+	if (s3_retryable(cc, status) && q->page_attempts <= c->max_retries && !c->pool.closing) {
+		curlreq_retry(&q->http, curlreq_backoff_ms(c->backoff_ms, BACKOFF_MAX_MS, q->page_attempts));
 		return;
 	}
 	if (cc != CURLE_OK) {
-		if (cc == CURLE_WRITE_ERROR && q->too_big) {
+		if (cc == CURLE_WRITE_ERROR && q->http.too_big) {
 			snprintf(what, sizeof(what), "larger than %zu bytes", q->max);
-			reasonf(why, sizeof(why), q, what, q->attempts);
+			reasonf(why, sizeof(why), q, what, q->http.attempts);
 			deliver(q, -EFBIG, status, why);
 			return;
 		}
-		snprintf(what, sizeof(what), "%s", q->errbuf[0] ? q->errbuf : curl_easy_strerror(cc));
-		reasonf(why, sizeof(why), q, what, q->attempts);
+		snprintf(what, sizeof(what), "%s", curlreq_error(&q->http, cc));
+		reasonf(why, sizeof(why), q, what, q->http.attempts);
 		deliver(q, transport_errno(cc), status, why);
 		return;
 	}
@@ -693,9 +598,9 @@ static void on_done(CURL *easy, CURLcode cc, void *arg)
 			return;
 		}
 		char perr[160];
-		int rc = s3_list_parse((const char *)q->resp, q->resp_len, &q->page, perr, sizeof(perr));
+		int rc = s3_list_parse(q->http.body, q->http.len, &q->page, perr, sizeof(perr));
 		if (rc) {
-			reasonf(why, sizeof(why), q, perr, q->attempts);
+			reasonf(why, sizeof(why), q, perr, q->http.attempts);
 			deliver(q, rc == -EPROTO ? -EIO : rc, status, why);
 			return;
 		}
@@ -703,7 +608,7 @@ static void on_done(CURL *easy, CURLcode cc, void *arg)
 			q->page_attempts = 0;
 			rc = start_attempt(q);
 			if (rc) {
-				reasonf(why, sizeof(why), q, "could not request the next page", q->attempts);
+				reasonf(why, sizeof(why), q, "could not request the next page", q->http.attempts);
 				deliver(q, rc, status, why);
 			}
 			return;
@@ -712,43 +617,20 @@ static void on_done(CURL *easy, CURLcode cc, void *arg)
 		return;
 	}
 	char etext[200];
-	s3_error_text((const char *)q->resp, q->resp_len, etext, sizeof(etext));
+	s3_error_text(q->http.body, q->http.len, etext, sizeof(etext));
 	snprintf(what, sizeof(what), "HTTP %ld%s%s", status, *etext ? " " : "", etext);
-	reasonf(why, sizeof(why), q, what, q->attempts);
+	reasonf(why, sizeof(why), q, what, q->http.attempts);
 	deliver(q, s3_http_errno(status), status, why);
 }
 
-static size_t write_cb(char *p, size_t size, size_t nmemb, void *userp)
-{
-	struct s3_req *q = userp;
-	size_t len = size * nmemb;
-	long status = 0;
-	curl_easy_getinfo(q->easy, CURLINFO_RESPONSE_CODE, &status);
-	size_t limit = q->op == OP_GET && status >= 200 && status < 300 ? q->max : BODY_MAX;
-	if (q->resp_len + len > limit) {
-		q->too_big = true;
-		return 0;
-	}
-	if (q->resp_len + len + 1 > q->resp_cap) {
-		size_t cap = q->resp_cap ? q->resp_cap : 4096;
-		while (cap < q->resp_len + len + 1)
-			cap *= 2;
-		uint8_t *g = realloc(q->resp, cap);
-		if (!g)
-			return 0;
-		q->resp = g;
-		q->resp_cap = cap;
-	}
-	memcpy(q->resp + q->resp_len, p, len);
-	q->resp_len += len;
-	q->resp[q->resp_len] = '\0';
-	return len;
-}
+static const struct curlreq_ops req_ops = {
+	.done = req_done, .again = req_again, .cancel = req_cancel, .release = req_release,
+};
 
 static int submit(struct s3 *c, enum s3_op op, const char *bucket, const char *key,
 		  const void *buf, size_t n, size_t max, s3_cb cb, void *arg)
 {
-	if (c->closing)
+	if (c->pool.closing)
 		return -ECANCELED;
 	if (!bucket || !*bucket || !key || (op != OP_LIST && !*key) || (!buf && n))
 		return -EINVAL;
@@ -764,69 +646,32 @@ static int submit(struct s3 *c, enum s3_op op, const char *bucket, const char *k
 	q->arg = arg;
 	q->bucket = strdup(bucket);
 	q->key = strdup(key);
-	q->easy = curl_easy_init();
+	if (!q->bucket || !q->key ||
+	    curlreq_init(&q->http, &c->pool, q, op == OP_GET ? max : BODY_MAX) < 0) {
+		free(q->bucket);
+		free(q->key);
+		free(q);
+		return -ENOMEM;
+	}
+	/* From here q is freed by req_release once ended. */
 	int rc = -ENOMEM;
-	if (!q->bucket || !q->key || !q->easy)
-		goto fail;
 
 	char h[128];
 	sha256_hex(op == OP_PUT ? buf : "", op == OP_PUT ? n : 0, q->sha);
 	snprintf(h, sizeof(h), "x-amz-content-sha256: %s", q->sha);
-	const char *hs[] = { h, "Expect:", op == OP_PUT ? "Content-Type: application/octet-stream" : NULL };
-	for (size_t i = 0; i < sizeof(hs) / sizeof(hs[0]) && hs[i]; i++) {
-		struct curl_slist *g = curl_slist_append(q->hdrs, hs[i]);
-		if (!g)
-			goto fail;
-		q->hdrs = g;
-	}
-	CURL *e = q->easy;
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, q->errbuf);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, q);
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, q->hdrs);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-#if LIBCURL_VERSION_NUM >= 0x075500
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-#else
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, c->timeout_ms);
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, c->timeout_ms < 5000 ? c->timeout_ms : 5000L);
-	curl_easy_setopt(e, CURLOPT_USERAGENT, "torghut/" PACKAGE_VERSION);
-	curl_easy_setopt(e, CURLOPT_AWS_SIGV4, c->sigv4);
-	/* Separate options, so a ':' in a key cannot split them wrongly. */
-	curl_easy_setopt(e, CURLOPT_USERNAME, c->access);
-	curl_easy_setopt(e, CURLOPT_PASSWORD, c->secret);
-	if (c->ca_file)
-		curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
-	if (op == OP_PUT) {
-		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)n);
-		curl_easy_setopt(e, CURLOPT_POSTFIELDS, n ? buf : "");
-		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "PUT");
-	} else if (op == OP_DELETE) {
-		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "DELETE");
-	}
-
-	uv_timer_init(c->loop, &q->backoff);
-	q->backoff.data = q;
-	c->open++;
-	q->next = c->reqs;
-	if (c->reqs)
-		c->reqs->prev = q;
-	c->reqs = q;
+	if (curlreq_header(&q->http, h) < 0 || curlreq_header(&q->http, "Expect:") < 0 ||
+	    (op == OP_PUT && curlreq_header(&q->http, "Content-Type: application/octet-stream") < 0))
+		goto fail;
+	if (op == OP_PUT)
+		curlreq_method(&q->http, "PUT", n ? buf : "", n);
+	else if (op == OP_DELETE)
+		curlreq_method(&q->http, "DELETE", NULL, 0);
 	rc = start_attempt(q);
-	if (rc < 0) {
-		q->cb = NULL;
-		req_free(q);
-		return rc;
-	}
+	if (rc < 0)
+		goto fail;
 	return 0;
 fail:
-	curl_easy_cleanup(q->easy);
-	curl_slist_free_all(q->hdrs);
-	free(q->bucket);
-	free(q->key);
-	free(q);
+	curlreq_end(&q->http);
 	return rc;
 }
 
@@ -851,37 +696,9 @@ int s3_list(struct s3 *c, const char *bucket, const char *prefix, s3_cb cb, void
 	return submit(c, OP_LIST, bucket, prefix ? prefix : "", NULL, 0, 0, cb, arg);
 }
 
-static void curlm_closed(void *arg)
-{
-	opened_closed(arg);
-}
-
 void s3_close(struct s3 *c, void (*cb)(void *arg), void *arg)
 {
-	if (c->closing)
-		return;
-	c->closing = true;
-	c->close_cb = cb;
-	c->close_arg = arg;
-	/* Requests waiting for a backoff end here; those in flight end in
-	 * curlm_close's done(CURLE_ABORTED_BY_CALLBACK). */
-	for (struct s3_req *q = c->reqs, *next; q; q = next) {
-		next = q->next;
-		if (!q->in_flight && !q->done) {
-			char why[REASON_MAX];
-			reasonf(why, sizeof(why), q, "cancelled (store closed)", 0);
-			deliver(q, -ECANCELED, 0, why);
-		}
-	}
-	curlm_close(c->m, curlm_closed, c);
-}
-
-static char *dup_or(const char *s, const char *def, bool *oom)
-{
-	char *d = strdup(s ? s : def);
-	if (!d)
-		*oom = true;
-	return d;
+	curlreq_pool_close(&c->pool, cb, arg);
 }
 
 int s3_new(uv_loop_t *loop, const struct s3_config *cfg, struct s3 **out, char *err,
@@ -917,41 +734,36 @@ int s3_new(uv_loop_t *loop, const struct s3_config *cfg, struct s3 **out, char *
 		snprintf(err, errlen, "s3.endpoint: expected http://host[:port] or https://..., got \"%s\"", ep);
 		return -EINVAL;
 	}
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-		return -ENOMEM;
-	struct s3 *c = calloc(1, sizeof(*c));
-	if (!c)
-		return -ENOMEM;
-	bool oom = false;
-	c->loop = loop;
-	c->endpoint = dup_or(ep, NULL, &oom);
-	if (c->endpoint) {      /* paths below start with '/' */
-		size_t l = strlen(c->endpoint);
-		while (l > 0 && c->endpoint[l - 1] == '/')
-			c->endpoint[--l] = '\0';
-	}
-	c->region = dup_or(region, NULL, &oom);
-	c->access = dup_or(cfg->access_key, NULL, &oom);
-	c->secret = dup_or(cfg->secret_key, NULL, &oom);
-	c->ca_file = cfg->ca_file && *cfg->ca_file ? dup_or(cfg->ca_file, NULL, &oom) : NULL;
+	size_t el = strlen(ep);
+	struct s3 *c = calloc(1, sizeof(*c) + el + 1);
 	size_t sl = strlen(region) + sizeof("aws:amz::s3");
-	c->sigv4 = malloc(sl);
-	if (c->sigv4)
-		snprintf(c->sigv4, sl, "aws:amz:%s:s3", region);
-	else
-		oom = true;
+	char *sigv4 = malloc(sl);
+	if (!c || !sigv4) {
+		free(c);
+		free(sigv4);
+		return -ENOMEM;
+	}
+	snprintf(sigv4, sl, "aws:amz:%s:s3", region);
+	int timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : DEFAULT_TIMEOUT_MS;
+	const struct curlreq_opts ho = {
+		.timeout_ms = timeout_ms, .connect_timeout_ms = timeout_ms < 5000 ? timeout_ms : 5000,
+		.user = cfg->access_key, .password = cfg->secret_key, .aws_sigv4 = sigv4,
+		.ca_file = cfg->ca_file && *cfg->ca_file ? cfg->ca_file : NULL, .body_max = BODY_MAX,
+	};
+	memcpy(c->endpoint, ep, el + 1);
+	while (el > 0 && c->endpoint[el - 1] == '/')
+		c->endpoint[--el] = '\0';      /* paths below start with '/' */
 	c->path_style = cfg->path_style;
-	c->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : DEFAULT_TIMEOUT_MS;
 	c->max_retries = cfg->max_retries > 0 ? cfg->max_retries : cfg->max_retries < 0 ? 0
 			 : DEFAULT_RETRIES;
 	c->backoff_ms = cfg->backoff_ms > 0 ? cfg->backoff_ms : DEFAULT_BACKOFF_MS;
 	c->list_max_keys = cfg->list_max_keys;
-	if (oom || curlm_new(loop, &c->m) < 0) {
-		c->close_cb = NULL;
-		client_free(c);
-		return -ENOMEM;
+	int rc = curlreq_pool_init(&c->pool, loop, &req_ops, c, &ho);
+	free(sigv4);
+	if (rc < 0) {
+		free(c);
+		return rc;
 	}
-	c->open = 1;
 	*out = c;
 	return 0;
 }

@@ -381,21 +381,6 @@ static int fsync_parent(const char *dir)
 	return fsync_dir(parent);
 }
 
-static void skip_add(struct job *j, uint64_t id, const char *why)
-{
-	if (j->nskips == j->capskips) {
-		size_t cap = j->capskips ? j->capskips * 2 : 4;
-		struct store_skip *g = realloc(j->skips, cap * sizeof(*g));
-		if (!g)
-			return;         /* the report is best effort */
-		j->skips = g;
-		j->capskips = cap;
-	}
-	struct store_skip *sk = &j->skips[j->nskips++];
-	sk->id = id;
-	snprintf(sk->reason, sizeof(sk->reason), "%s", why);
-}
-
 static void work_latest(struct job *j)
 {
 	uint64_t *ids;
@@ -430,7 +415,7 @@ static void work_latest(struct job *j)
 			j->status = rc;
 			break;
 		}
-		skip_add(j, ids[i], why);
+		manifest_skip_add(&j->skips, &j->nskips, &j->capskips, ids[i], why);
 		if (rc == -EPROTO) {
 			/* Falling back past state this build cannot read would
 			 * silently regress it: refuse, the operator decides. */
@@ -465,7 +450,7 @@ static void work_cb(uv_work_t *req)
 		char why[STORE_REASON_MAX] = "";
 		j->status = verify_dir(j->dir, &j->rbuf, &j->rlen, &j->rid, why, sizeof(why));
 		if (j->status && j->status != -ENOMEM)
-			skip_add(j, 0, why);
+			manifest_skip_add(&j->skips, &j->nskips, &j->capskips, 0, why);
 		break;
 	}
 	case J_CLOSE:

@@ -85,21 +85,6 @@ static int obj_key(char *out, size_t cap, const char *dir, const char *name)
 	return k < 0 || (size_t)k >= cap ? -ENOSPC : 0;
 }
 
-static void skip_add(struct job *j, uint64_t id, const char *why)
-{
-	if (j->nskips == j->capskips) {
-		size_t cap = j->capskips ? j->capskips * 2 : 4;
-		struct store_skip *g = realloc(j->skips, cap * sizeof(*g));
-		if (!g)
-			return;         /* the report is best effort */
-		j->skips = g;
-		j->capskips = cap;
-	}
-	struct store_skip *sk = &j->skips[j->nskips++];
-	sk->id = id;
-	snprintf(sk->reason, sizeof(sk->reason), "%s", why);
-}
-
 static void job_free(struct job *j)
 {
 	free(j->bucket);
@@ -239,7 +224,7 @@ static void verify_start(struct job *j, uint64_t id)
 static void verify_skip(struct job *j, int rc, const char *why)
 {
 	uint64_t id = j->kind == J_LATEST ? j->chks[j->cur].id : 0;
-	skip_add(j, id, why);
+	manifest_skip_add(&j->skips, &j->nskips, &j->capskips, id, why);
 	if (j->kind == J_READ_DIR || rc == -EPROTO) {
 		/* -EPROTO: falling back past state this build cannot read would
 		 * silently regress it: refuse, the operator decides. */
@@ -255,7 +240,8 @@ static void verify_next(struct job *j)
 	for (; j->cur < j->nchks; j->cur++) {
 		if (j->chks[j->cur].manifest)
 			return verify_start(j, j->chks[j->cur].id);
-		skip_add(j, j->chks[j->cur].id, "no MANIFEST (incomplete, a crash during the write?)");
+		manifest_skip_add(&j->skips, &j->nskips, &j->capskips, j->chks[j->cur].id,
+				  "no MANIFEST (incomplete, a crash during the write?)");
 	}
 	j->status = -ENOENT;
 	job_end(j);

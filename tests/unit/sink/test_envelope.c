@@ -647,6 +647,64 @@ static void test_conn_status_nulls(void **state)
 	}
 }
 
+
+/* A writer's cache changes nothing: the same bytes as without one, over
+ * times that stay in a day or minute, cross day, minute, session and DST
+ * bounds, jump around, and reach both ends of int64. */
+static uint64_t next_rand(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
+static void test_cache_same_bytes(void **state)
+{
+	(void)state;
+	struct event ev;
+	struct envelope_cache cache;
+	struct envelope_meta m = iex_meta, mc = iex_meta;
+	char a[1024], b[1024];
+	uint64_t x = 88172645463325252ULL;
+	const int64_t S = 1000000000LL, H = 3600 * S;
+	const int64_t fixed[] = {
+		INT64_MIN, INT64_MIN + 1, -1, 0, 1, INT64_MAX - 1, INT64_MAX, 999999999, 1000000000,
+		utc_ns(2025, 3, 9, 6, 59, 59, 999999999), utc_ns(2025, 3, 9, 7, 0, 0, 0), /* DST */
+		utc_ns(2025, 1, 15, 14, 29, 59, 999000000), utc_ns(2025, 1, 15, 14, 30, 0, 0), /* 09:30 NY */
+		utc_ns(2025, 1, 15, 23, 59, 59, 999999000), utc_ns(2025, 1, 16, 0, 0, 0, 1000),
+		utc_ns(1969, 12, 31, 23, 59, 59, 500000000),
+	};
+
+	memset(&cache, 0, sizeof(cache));
+	mc.cache = &cache;
+	make_trade(&ev);
+	int64_t t = utc_ns(2025, 1, 15, 9, 0, 0, 0);
+	for (int i = 0; i < 200000; i++) {
+		uint64_t r = next_rand(&x);
+		if (i < (int)(sizeof(fixed) / sizeof(fixed[0]))) {
+			t = fixed[i];
+		} else {
+			switch (r % 8) {
+			case 0: t = (int64_t)next_rand(&x); break;      /* anywhere */
+			case 1: t += (int64_t)(r >> 40) % (2 * H); break; /* hours on */
+			case 2: t -= (int64_t)(r >> 50); break;           /* a little back */
+			case 3: t = t / S * S; break;                     /* whole second */
+			case 4: t = t / 1000000 * 1000000; break;         /* ms */
+			case 5: t = t / 1000 * 1000 + 1000; break;        /* us */
+			default: t += (int64_t)(r >> 44); break;          /* up to ~1 s on */
+			}
+		}
+		ev.t_ns = t;
+		m.ingest_ns = mc.ingest_ns = (r & 1) ? t : t + (int64_t)(r >> 50);
+		int na = envelope_write(&ev, &m, a, sizeof(a));
+		int nb = envelope_write(&ev, &mc, b, sizeof(b));
+		if (na != nb || memcmp(a, b, (size_t)(na > 0 ? na : 0)) != 0)
+			fail_msg("t=%lld: without cache %d %.*s\nwith cache %d %.*s", (long long)t, na, na, a, nb,
+				 nb, b);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -661,6 +719,7 @@ int main(void)
 		cmocka_unit_test(test_einval),
 		cmocka_unit_test(test_conn_status_full),
 		cmocka_unit_test(test_conn_status_nulls),
+		cmocka_unit_test(test_cache_same_bytes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,6 +19,7 @@
 #include <uv.h>
 #include <cmocka.h>
 
+#include "state/manifest.h"
 #include "state/snapshot.h"
 #include "state/store_fs.h"
 #include "state/store.h"
@@ -251,6 +252,33 @@ static void test_corrupt_newest_falls_back(void **state)
 	assert_null(fx->latest_buf);
 }
 
+/* The skipped list both stores report: grows past its first room, keeps
+ * the order, cuts a long reason to fit. */
+static void test_skip_list(void **state)
+{
+	(void)state;
+	struct store_skip *sk = NULL;
+	size_t n = 0, cap = 0;
+	char why[32], longer[STORE_REASON_MAX + 50];
+	for (uint64_t id = 1; id <= 9; id++) {
+		snprintf(why, sizeof(why), "reason %" PRIu64, id);
+		manifest_skip_add(&sk, &n, &cap, id, why);
+	}
+	assert_int_equal(n, 9);
+	assert_true(cap >= 9);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(why, sizeof(why), "reason %zu", i + 1);
+		assert_true(sk[i].id == i + 1);
+		assert_string_equal(sk[i].reason, why);
+	}
+	memset(longer, 'x', sizeof(longer) - 1);
+	longer[sizeof(longer) - 1] = '\0';
+	manifest_skip_add(&sk, &n, &cap, 10, longer);
+	assert_int_equal(n, 10);
+	assert_int_equal(strlen(sk[9].reason), STORE_REASON_MAX - 1);
+	free(sk);
+}
+
 static void test_incomplete_ignored(void **state)
 {
 	struct fx *fx = *state;
@@ -479,6 +507,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_retention, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_newest_falls_back, setup, teardown),
+		cmocka_unit_test(test_skip_list),
 		cmocka_unit_test_setup_teardown(test_incomplete_ignored, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_newer_version_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_max_id_bound, setup, teardown),
