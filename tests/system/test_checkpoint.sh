@@ -74,10 +74,15 @@ kill -9 $dpid; wait $dpid 2>/dev/null
 # Everything committed so far (restoring an older checkpoint after damage, or a
 # savepoint, re-emits committed outputs with the same identities, as
 # documented: so this is checked before those).
-$PY "$S/tests/system/chaos_check.py" "$boot" "$tmp/send.csv" "$S/schemas" 2 "$tmp/starts" >"$tmp/check.out" 2>&1
+# The loss since the killed run's last checkpoint is reported by the next
+# start, which comes after this check: "every trade sent is committed or
+# inside a reported gap" is test_chaos.sh's (it ends with a full run).
+$PY "$S/tests/system/chaos_check.py" "$boot" "$tmp/send.csv" "$S/schemas" 2 "$tmp/starts" |
+	grep -v 'every trade sent is committed or inside a reported gap' >"$tmp/check.out" 2>&1
 grep -E '^(ok|not ok|#)' "$tmp/check.out" | sed 's/^/exactly-once: /'
 npass=$((npass + $(grep -c '^ok ' "$tmp/check.out")))
 nfail=$((nfail + $(grep -c '^not ok ' "$tmp/check.out")))
+grep -q '^ok - committed TA bars: no duplicate identity' "$tmp/check.out" || no "chaos_check.py ran"
 
 # Damage the newest checkpoint: it is skipped with the reason.
 n=$(newest "$tmp/chk")
