@@ -162,8 +162,16 @@ static int load(struct checkpoints *cp, const uint8_t *buf, size_t len, uint64_t
 	return rc;
 }
 
+/* The rewind point is only needed where a transaction can abort (exactly-
+ * once, or about to be): a snapshot can be tens of MB, so low-latency keeps
+ * none. */
 static void keep_good(struct checkpoints *cp, uint8_t *buf, size_t len, uint64_t id)
 {
+	if (!outputs_exactly_once(cp->out) && !(cp->switching && cp->switch_to == CONF_PROFILE_EXACTLY_ONCE)) {
+		free(buf);
+		buf = NULL;
+		len = 0;
+	}
 	free(cp->good);
 	cp->good = buf;
 	cp->good_len = len;
@@ -678,9 +686,9 @@ static void restore_finish(struct checkpoints *cp, int status, const char *why)
 	cp->st.restore_ns = mono() - cp->restore_start;
 	if (status == 0) {
 		/* The state now is the committed state: the rewind point. */
-		uint8_t *buf;
-		size_t len;
-		int rc = encode(cp, cp->st.restored_id, &buf, &len, NULL);
+		uint8_t *buf = NULL;
+		size_t len = 0;
+		int rc = outputs_exactly_once(cp->out) ? encode(cp, cp->st.restored_id, &buf, &len, NULL) : 0;
 		if (rc < 0) {
 			status = rc;
 			why = "cannot encode the restored state";
