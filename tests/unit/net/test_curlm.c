@@ -305,6 +305,7 @@ struct rq {
 	struct curlreq http;
 	struct fx *fx;
 	int done, again, cancels, released;
+	long retry_ms; /* 0: 1 ms */
 	int retries;            /* done: curlreq_retry this many times */
 	CURLcode cc;
 	long status;
@@ -329,7 +330,7 @@ static void rq_done(void *owner, CURLcode cc)
 		memcpy(q->body, q->http.body ? q->http.body : "", q->http.len + 1);
 	q->too_big = q->http.too_big;
 	if (q->retries-- > 0)
-		curlreq_retry(&q->http, 1);
+		curlreq_retry(&q->http, q->retry_ms ? q->retry_ms : 1);
 	else
 		curlreq_end(&q->http);
 }
@@ -472,6 +473,7 @@ static void test_req_close(void **state)
 	pool_new(fx, &c);
 	rq_init(fx, &c, &waiting, refused_port(fx), 64);
 	waiting.retries = 1;
+	waiting.retry_ms = 60000; /* must not fire before the close, however slow the machine */
 	rq_init(fx, &c, &flying, fx->port, 64);
 	fx->answer = false;
 	assert_int_equal(curlreq_start(&waiting.http), 0);
@@ -481,7 +483,7 @@ static void test_req_close(void **state)
 	assert_true(curlreq_transient(waiting.cc));
 	while (!fx->silent)
 		uv_run(&fx->loop, UV_RUN_ONCE);
-	/* One waits for its retry (1 ms: it must not fire), one is in flight:
+	/* One waits for its retry (60 s: it must not fire), one is in flight:
 	 * both cancelled from inside the close. */
 	curlreq_pool_close(&c.pool, client_closed, &c);
 	assert_int_equal(waiting.cancels, 1);
