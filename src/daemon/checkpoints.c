@@ -294,8 +294,7 @@ static void run_end(struct checkpoints *cp, int status, const char *why)
 		rewind_state(cp, "transaction aborted");
 	if (cp->switching)
 		switch_after(cp, status, id);
-	if (status == -ENOTRECOVERABLE && cp->h.fatal)
-		cp->h.fatal(cp->h.arg, why);
+	/* -ENOTRECOVERABLE: Kafka's own fatal event already stops the daemon. */
 	for (size_t i = 0; i < nw; i++)
 		w[i].cb(w[i].arg, status, status == 0 ? id : 0, detail);
 	if (cp->final_pending)

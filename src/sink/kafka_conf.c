@@ -60,7 +60,19 @@ static int conf_int(const char *key, const char *v, int lo, int hi, int *out, ch
 	return 0;
 }
 
-/* Takes our own keys out of the list; 1 if taken, 0 if librdkafka's, <0 error. */
+bool kafka_conf_key_ours(const char *key)
+{
+	static const char *const keys[] = {"topics.create", "topics.create.partitions",
+					   "topics.create.replication.factor", "embedded.brokers",
+					   "sasl.password.file", "log.queue"};
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (!strcmp(key, keys[i]))
+			return true;
+	return false;
+}
+
+/* Takes our own keys out of the list; 1 if taken, 0 if librdkafka's, <0 error.
+ * kafka_conf_key_ours names the ones never given to librdkafka. */
 static int conf_ours(const struct kafka_config *cfg, struct kafka_settings *set, const char *key,
 		     const char *v, char *err, size_t errlen)
 {

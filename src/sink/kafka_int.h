@@ -154,6 +154,10 @@ struct kafka {
 };
 
 /* kafka_conf.c */
+/* The kafka.* keys that are ours, not librdkafka's (topics.create..., embedded.
+ * brokers, sasl.password.file, log.queue): another client built from the same
+ * list (kafka_markers.c) leaves them out. */
+bool kafka_conf_key_ours(const char *key);
 int kafka_conf_build(const struct kafka_config *cfg, struct kafka_settings *set,
 		     rd_kafka_conf_t **out, char *err, size_t errlen);
 

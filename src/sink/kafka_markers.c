@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "sink/kafka_markers.h"
+#include "sink/kafka_int.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -49,14 +50,6 @@ int kafka_markers_match(const void *value, size_t len, const char *txn_id, uint6
 	return found;
 }
 
-/* Settings of ours in the kafka.* list, which librdkafka would refuse. */
-static bool ours(const char *key)
-{
-	return strncmp(key, "topics.create", 13) == 0 || strncmp(key, "embedded.", 9) == 0 ||
-	       strcmp(key, "bootstrap.servers") == 0 || strcmp(key, "sasl.password.file") == 0 ||
-	       strcmp(key, "log.queue") == 0;
-}
-
 static void quiet_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
 	/* The caller reports the outcome; the consumer's chatter is not ours. */
@@ -76,7 +69,7 @@ static rd_kafka_t *consumer_new(const struct kafka_markers_req *q, char *err, si
 	};
 
 	for (size_t i = 0; i < q->n_kv; i++) {
-		if (ours(q->kv[i].key))
+		if (kafka_conf_key_ours(q->kv[i].key) || strcmp(q->kv[i].key, "bootstrap.servers") == 0)
 			continue;
 		/* Producer settings are ignored by a consumer with a warning at
 		 * most; only a value librdkafka refuses outright is an error. */
