@@ -47,6 +47,7 @@ for kv in ${E2E_SET:-}; do extra+=(--set "$kv"); done
 	--set alpaca.key.file=$tmp/k --set alpaca.secret.file=$tmp/k --set 'alpaca.symbols=*' \
 	--set alpaca.channels=trades,quotes,bars --set kafka.bootstrap.servers="$(head -1 "$tmp/kafka.out")" \
 	--set control.socket=$tmp/c.sock --set http.listen=127.0.0.1:0 --set sink.buffer.max-bytes=256MiB \
+	--set state.checkpoints.dir=$tmp/chk \
 	--set kafka.queue.buffering.max.messages=2000000 ${extra[@]+"${extra[@]}"} >"$tmp/td.log" 2>&1 &
 td=$!
 pids+=($td)

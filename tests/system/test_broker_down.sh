@@ -60,6 +60,7 @@ kafka.bootstrap.servers = $BOOTSTRAP
 sink.buffer.max-bytes = ${BUF_MIB}MiB
 execution.checkpointing.interval = 2s
 control.socket = $tmp/c.sock
+state.checkpoints.dir = $tmp/chk
 http.listen = 127.0.0.1:0
 CONF
 "$B/src/torghutd" -c "$tmp/torghut.conf" >"$tmp/torghutd.log" 2>&1 &
