@@ -3,6 +3,8 @@
 
 #include "source/dedup.h"
 
+#include "core/bytes.h"
+
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -36,6 +38,7 @@ struct dedup {
 	uint32_t head;  /* oldest entry */
 	uint32_t count;
 	uint32_t mask;  /* table size - 1 */
+	size_t bytes;   /* encoded size of the entries: the checkpoint size in O(1) */
 	int shift;      /* 32 - log2(table size) */
 	struct ent *ring;
 	struct slot *slot;
@@ -53,19 +56,19 @@ static bool content_keyed(unsigned k)
 	return k == EVENT_UPDATED_BAR || k == EVENT_DAILY_BAR;
 }
 
+/* Checkpoint bytes of an entry: kind, symbol length, symbol, t, then the
+ * trade id for trades (for other kinds a == t) and the raw hash for
+ * content-keyed kinds (else b == 0). */
+static size_t ent_len(const struct ent *e)
+{
+	return 2 + (size_t)e->sym_len + 8 + (e->kind == EVENT_TRADE ? 8 : 0) + (content_keyed(e->kind) ? 8 : 0);
+}
+
 static uint64_t mix64(uint64_t z)
 {
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
 	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
 	return z ^ (z >> 31);
-}
-
-static uint64_t load_le64(const unsigned char *p)
-{
-	uint64_t v = 0;
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
 }
 
 /* Byte-order independent: the value is stored in checkpoints. */
@@ -74,7 +77,7 @@ static uint64_t hash_bytes(const void *data, size_t n, uint64_t seed)
 	const unsigned char *p = data;
 	uint64_t h = seed ^ (n * 0x9e3779b97f4a7c15ULL);
 	for (; n >= 8; p += 8, n -= 8)
-		h = mix64(h ^ load_le64(p));
+		h = mix64(h ^ bytes_get_u64(p));
 	uint64_t tail = 0;
 	for (size_t i = 0; i < n; i++)
 		tail |= (uint64_t)p[i] << (8 * i);
@@ -201,6 +204,7 @@ static void evict_oldest(struct dedup *d)
 		}
 	}
 	d->slot[i].idx = EMPTY;
+	d->bytes -= ent_len(&d->ring[x]);
 	d->head = d->head + 1 == d->max ? 0 : d->head + 1;
 	d->count--;
 }
@@ -214,6 +218,7 @@ static void insert_at(struct dedup *d, uint32_t slot, const struct ent *k)
 	d->slot[slot].idx = x;
 	d->slot[slot].tag = (uint32_t)(k->hash >> 32);
 	d->count++;
+	d->bytes += ent_len(k);
 }
 
 /* Fills a key from an event; false for kinds that are not deduplicated. */
@@ -277,99 +282,120 @@ int dedup_seen(struct dedup *d, const struct event *ev)
 	return 0;
 }
 
-/* ---- checkpoint ------------------------------------------------------- */
+/* ---- checkpoint -------------------------------------------------------
+ * "TGDD", version u32, count u32, reserved u32 (0); entries oldest first,
+ * each ent_len() bytes: u8 kind, u8 symbol length, the symbol, i64 t, i64
+ * trade id (trades only), u64 raw hash (updatedBars/dailyBars only). No
+ * checksum of its own: the snapshot container checks every section. */
 
 #define CK_MAGIC "TGDD"
-#define CK_VERSION 1u
-#define CK_HEAD 16 /* magic, version, count, reserved */
-#define CK_ENT (2 + SYM_CAP + 8 + 8 + 8)
-#define CK_TAIL 8 /* FNV-1a 64 of everything before */
+#define CK_VERSION 2u /* 2: compact entries, no trailing FNV-1a */
+#define CK_HEAD 16
+#define CK_ENT_MIN 10 /* kind, length, t */
 
-static void put_le(unsigned char *p, uint64_t v, int n)
+ssize_t dedup_save_begin(const struct dedup *d, struct dedup_saver *s)
 {
-	for (int i = 0; i < n; i++, v >>= 8)
-		p[i] = (unsigned char)v;
+	memset(s, 0, sizeof(*s));
+	s->size = CK_HEAD + d->bytes;
+	return (ssize_t)s->size;
 }
 
-static uint64_t get_le(const unsigned char *p, int n)
+int dedup_save_step(const struct dedup *d, struct dedup_saver *s, uint8_t *buf, size_t budget)
 {
-	uint64_t v = 0;
-	for (int i = n - 1; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static uint64_t fnv1a(const unsigned char *p, size_t n)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ p[i]) * 0x100000001b3ULL;
-	return h;
+	size_t off = s->off;
+	if (!s->head_done) {
+		if (s->size < CK_HEAD)
+			return -EIO;
+		memcpy(buf, CK_MAGIC, 4);
+		bytes_put_u32(buf + 4, CK_VERSION);
+		bytes_put_u32(buf + 8, d->count);
+		bytes_put_u32(buf + 12, 0);
+		off = CK_HEAD;
+		s->head_done = true;
+	}
+	uint32_t x = d->head + s->i;
+	if (x >= d->max)
+		x -= d->max;
+	while (s->i < d->count && (off == s->off || off - s->off < budget)) {
+		const struct ent *e = &d->ring[x];
+		size_t n = ent_len(e);
+		if (n > s->size - off)
+			return -EIO; /* d changed since begin */
+		uint8_t *q = buf + off;
+		q[0] = e->kind;
+		q[1] = e->sym_len;
+		memcpy(q + 2, e->sym, e->sym_len);
+		q += 2 + e->sym_len;
+		bytes_put_u64(q, (uint64_t)e->t);
+		q += 8;
+		if (e->kind == EVENT_TRADE) {
+			bytes_put_u64(q, (uint64_t)e->a);
+			q += 8;
+		}
+		if (content_keyed(e->kind))
+			bytes_put_u64(q, e->b);
+		off += n;
+		s->i++;
+		x = x + 1 == d->max ? 0 : x + 1;
+	}
+	s->off = off;
+	if (s->i < d->count)
+		return 0;
+	return off == s->size ? 1 : -EIO;
 }
 
 ssize_t dedup_save(const struct dedup *d, void *buf, size_t cap)
 {
-	size_t need = CK_HEAD + (size_t)d->count * CK_ENT + CK_TAIL;
+	struct dedup_saver s;
+	ssize_t need = dedup_save_begin(d, &s);
 	if (cap == 0)
-		return (ssize_t)need;
-	if (!buf || cap < need)
+		return need;
+	if (!buf || cap < (size_t)need)
 		return -ENOSPC;
-	unsigned char *p = buf;
-	memcpy(p, CK_MAGIC, 4);
-	put_le(p + 4, CK_VERSION, 4);
-	put_le(p + 8, d->count, 4);
-	put_le(p + 12, 0, 4);
-	unsigned char *q = p + CK_HEAD;
-	for (uint32_t i = 0, x = d->head; i < d->count; i++) {
-		const struct ent *e = &d->ring[x];
-		q[0] = e->kind;
-		q[1] = e->sym_len;
-		memset(q + 2, 0, SYM_CAP);
-		memcpy(q + 2, e->sym, e->sym_len);
-		put_le(q + 2 + SYM_CAP, (uint64_t)e->a, 8);
-		put_le(q + 10 + SYM_CAP, e->b, 8);
-		put_le(q + 18 + SYM_CAP, (uint64_t)e->t, 8);
-		q += CK_ENT;
-		x = x + 1 == d->max ? 0 : x + 1;
-	}
-	put_le(q, fnv1a(p, (size_t)(q - p)), 8);
-	return (ssize_t)need;
+	int rc = dedup_save_step(d, &s, buf, SIZE_MAX);
+	return rc == 1 ? need : rc < 0 ? rc : -EIO;
 }
 
-static bool decode_ent(const unsigned char *q, struct ent *e)
+/* The next entry at *off into *e; false if malformed or short. */
+static bool decode_ent(const unsigned char *p, size_t len, size_t *off, struct ent *e)
 {
+	size_t o = *off;
+	if (len - o < CK_ENT_MIN)
+		return false;
 	memset(e, 0, sizeof(*e));
-	e->kind = q[0];
-	e->sym_len = q[1];
-	if (!dedup_kind(e->kind) || e->sym_len > SYM_CAP)
+	e->kind = p[o];
+	e->sym_len = p[o + 1];
+	if (!dedup_kind(e->kind) || e->sym_len > SYM_CAP || ent_len(e) > len - o)
 		return false;
-	for (int i = 0; i < SYM_CAP; i++) {
-		unsigned char c = q[2 + i];
-		if (i < e->sym_len ? c == 0 : c != 0)
-			return false;
+	o += 2;
+	if (memchr(p + o, '\0', e->sym_len))
+		return false;
+	memcpy(e->sym, p + o, e->sym_len);
+	o += e->sym_len;
+	e->t = (int64_t)bytes_get_u64(p + o);
+	o += 8;
+	e->a = e->t;
+	if (e->kind == EVENT_TRADE) {
+		e->a = (int64_t)bytes_get_u64(p + o);
+		o += 8;
 	}
-	memcpy(e->sym, q + 2, e->sym_len);
-	e->a = (int64_t)get_le(q + 2 + SYM_CAP, 8);
-	e->b = get_le(q + 10 + SYM_CAP, 8);
-	e->t = (int64_t)get_le(q + 18 + SYM_CAP, 8);
-	if (e->kind != EVENT_TRADE && e->a != e->t)
-		return false;
-	if (!content_keyed(e->kind) && e->b != 0)
-		return false;
+	if (content_keyed(e->kind)) {
+		e->b = bytes_get_u64(p + o);
+		o += 8;
+	}
 	e->hash = key_hash(e);
+	*off = o;
 	return true;
 }
 
 int dedup_load(struct dedup *d, const void *buf, size_t len)
 {
 	const unsigned char *p = buf;
-	if (!p || len < CK_HEAD + CK_TAIL || memcmp(p, CK_MAGIC, 4) != 0 ||
-	    get_le(p + 4, 4) != CK_VERSION || get_le(p + 12, 4) != 0)
+	if (!p || len < CK_HEAD || memcmp(p, CK_MAGIC, 4) != 0 || bytes_get_u32(p + 4) != CK_VERSION ||
+	    bytes_get_u32(p + 12) != 0)
 		return -EINVAL;
-	uint64_t count = get_le(p + 8, 4);
-	if ((len - CK_HEAD - CK_TAIL) % CK_ENT != 0 || (len - CK_HEAD - CK_TAIL) / CK_ENT != count)
-		return -EINVAL;
-	if (get_le(p + len - CK_TAIL, 8) != fnv1a(p, len - CK_TAIL))
+	uint32_t count = bytes_get_u32(p + 8);
+	if (count > (len - CK_HEAD) / CK_ENT_MIN)
 		return -EINVAL;
 
 	/* Build aside and swap, so d is untouched on error. */
@@ -377,11 +403,11 @@ int dedup_load(struct dedup *d, const void *buf, size_t len)
 	if (!n)
 		return -ENOMEM;
 	n->st = d->st;
-	const unsigned char *q = p + CK_HEAD;
-	for (uint64_t i = 0; i < count; i++, q += CK_ENT) {
+	size_t off = CK_HEAD;
+	for (uint32_t i = 0; i < count; i++) {
 		struct ent e;
 		bool found;
-		if (!decode_ent(q, &e) || (find(n, &e, &found), found)) {
+		if (!decode_ent(p, len, &off, &e) || (find(n, &e, &found), found)) {
 			dedup_free(n);
 			return -EINVAL;
 		}
@@ -390,6 +416,10 @@ int dedup_load(struct dedup *d, const void *buf, size_t len)
 			n->st.evicted_capacity++;
 		}
 		insert_at(n, find(n, &e, &found), &e);
+	}
+	if (off != len) { /* exactly count entries, nothing after them */
+		dedup_free(n);
+		return -EINVAL;
 	}
 	n->st.entries = n->count;
 

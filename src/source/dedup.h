@@ -18,6 +18,7 @@
  * ring in arrival order); dedup_seen never allocates. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -49,14 +50,35 @@ int dedup_seen(struct dedup *d, const struct event *ev);
 
 const struct dedup_stats *dedup_stats(const struct dedup *d);
 
-/* Checkpoint: little-endian, self-checking (magic, version, FNV-1a
- * checksum), entries oldest first. Window and capacity are configuration,
- * not state.
- * dedup_save: cap == 0 returns the bytes needed; otherwise writes and
- * returns the bytes written, or -ENOSPC if cap is too small.
+/* Checkpoint: little-endian, compact (kind, symbol length, the symbol, t,
+ * trade id for trades, raw hash for updatedBars/dailyBars), entries oldest
+ * first; magic, version and count in a header, no checksum of its own (the
+ * snapshot container checks every section). Window and capacity are
+ * configuration, not state.
+ * dedup_save: cap == 0 returns the bytes needed (O(1): a running total);
+ * otherwise writes and returns the bytes written, or -ENOSPC if cap is too
+ * small.
  * dedup_load: replaces the remembered entries; 0, -EINVAL on malformed or
  * truncated input, or -ENOMEM (d unchanged on error). If the checkpoint holds
  * more than max_entries, the newest are kept (counted in evicted_capacity).
  * Statistics counters other than `entries` are not part of the checkpoint. */
 ssize_t dedup_save(const struct dedup *d, void *buf, size_t cap);
 int dedup_load(struct dedup *d, const void *buf, size_t len);
+
+/* Cursor of a save in steps; fields private. */
+struct dedup_saver {
+	size_t size, off; /* the whole encoding; bytes written so far */
+	uint32_t i;       /* entries written */
+	bool head_done;
+};
+
+/* A save in steps, the contract of ta_engine_save_begin/step: begin returns
+ * the size (dedup_save with cap 0); each step writes the next whole items
+ * (the header, then entries oldest first) into buf, the same buffer of at
+ * least that size on every call, until it has written at least `budget`
+ * bytes or reached the end (always at least one item): 1 when complete, 0
+ * when more remains, or a negative code (-EIO: d changed since begin). d must
+ * not change (no dedup_seen) from begin to the last step. The bytes are
+ * exactly dedup_save's. */
+ssize_t dedup_save_begin(const struct dedup *d, struct dedup_saver *s);
+int dedup_save_step(const struct dedup *d, struct dedup_saver *s, uint8_t *buf, size_t budget);

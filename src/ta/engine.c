@@ -22,6 +22,11 @@
 #define MINUTE_NS (60LL * CLOCK_NS_PER_SEC)
 #define SYM_MAX_N (UINT32_MAX / 4) /* keeps slot counts in uint32 */
 
+/* Snapshot bytes of a symbol before its name and series: name length,
+ * last_event, last_1m_end, seq_1m, flags (see the snapshot section). */
+#define TE_SYM_FIXED (1 + 3 * 8 + 1)
+#define TE_SYM_MIN (TE_SYM_FIXED + 1)
+
 enum { SER_1S = 0, SER_1M = 1 };
 
 /* 64 bytes: the indicator states hang off it, created on demand. */
@@ -38,6 +43,7 @@ struct te_tab {
 	uint32_t n, cap;
 	uint32_t *slots; /* open addressing: index + 1, 0 = empty */
 	uint32_t nslot;  /* power of two, >= 2 n */
+	size_t enc;      /* snapshot bytes of the symbols: kept as they change, so sizing is O(1) */
 };
 
 /* Everything durable besides the modules' own state. */
@@ -193,6 +199,7 @@ static int64_t tab_get(struct te_tab *t, const char *name, size_t n)
 	memset(s, 0, sizeof(*s));
 	memcpy(s->name, name, n);
 	*slot = t->n + 1;
+	t->enc += TE_SYM_FIXED + n;
 	return t->n++;
 }
 
@@ -206,13 +213,25 @@ static struct indicators *ind_new(const struct indicators_params *p)
 	return x;
 }
 
+/* Snapshot bytes of a present series: its length and its blob. */
+static size_t ind_enc(const struct indicators *x)
+{
+	return 4 + indicators_save_size(x);
+}
+
 /* The symbol's state of series k, created if missing; NULL on ENOMEM. */
 static struct indicators *sym_ind(struct ta_engine *e, uint32_t si, int k)
 {
 	struct te_sym *s = &e->tab.v[si];
-	if (!s->ind[k])
-		s->ind[k] = ind_new(&e->par[k]);
+	if (!s->ind[k] && (s->ind[k] = ind_new(&e->par[k])))
+		e->tab.enc += ind_enc(s->ind[k]);
 	return s->ind[k];
+}
+
+/* After a change of ind whose ind_enc was `was` (the modular sum is exact). */
+static void ind_changed(struct ta_engine *e, const struct indicators *ind, size_t was)
+{
+	e->tab.enc += ind_enc(ind) - was;
 }
 
 static void note_input(struct ta_engine *e, uint32_t si, int64_t t)
@@ -337,11 +356,14 @@ static void on_closed(void *arg, const struct microbar_bar *b)
 		e->c.errors++;
 		return;
 	}
+	size_t was = ind_enc(ind);
 	if (b->prev_end_ns != 0 && !same_ny_date(b->prev_end_ns, b->end_ns))
 		indicators_reset(ind);
 	struct indicators_bar in = { b->end_ns, b->o, b->h, b->l, b->c, b->v, b->vwap };
 	struct indicators_out out;
-	if (indicators_on_bar(ind, &in, &out) < 0) {
+	int rc = indicators_on_bar(ind, &in, &out);
+	ind_changed(e, ind, was);
+	if (rc < 0) {
 		e->c.errors++;
 		return;
 	}
@@ -459,7 +481,9 @@ static int on_quote(struct ta_engine *e, const struct event *ev, int64_t now_mon
 		struct indicators *ind = sym_ind(e, (uint32_t)si, k);
 		if (!ind)
 			return -ENOMEM;
+		size_t was = ind_enc(ind);
 		int rc = indicators_on_quote(ind, ev->t_ns, q->bid_px, q->ask_px, q->bid_sz, q->ask_sz);
+		ind_changed(e, ind, was);
 		if (rc < 0)
 			return rc;
 	}
@@ -492,11 +516,13 @@ static int on_minute_bar(struct ta_engine *e, const struct event *ev, int64_t no
 	if (!ind)
 		return -ENOMEM;
 	struct te_sym *s = &e->tab.v[si];
+	size_t was = ind_enc(ind);
 	if (s->last_1m_end != 0 && !same_ny_date(s->last_1m_end, end))
 		indicators_reset(ind);
 	struct indicators_bar in = { end, b->o, b->h, b->l, b->c, b->v, b->vw };
 	struct indicators_out out;
 	int rc = indicators_on_bar(ind, &in, &out);
+	ind_changed(e, ind, was);
 	if (rc == -EINVAL) {
 		e->c.bars1m_rejected++;
 		return 0;
@@ -736,107 +762,136 @@ void ta_engine_stats(const struct ta_engine *e, struct ta_engine_stats *out)
  * (u32 has, i64 age); watermark and microbar blobs (u32 length + bytes);
  * u32 nsym, per symbol: u8 name length, name, last_event, last_1m_end,
  * seq_1m (i64), u8 flags (bit k: series k present), per present series a
- * u32-length indicators blob; FNV-1a 64 of everything before it. */
+ * u32-length indicators blob. No checksum of its own: the snapshot container
+ * checks every section. */
 
 #define TE_MAGIC 0x45544754u /* "TGTE" little-endian */
-#define TE_VERSION 1u
-#define TE_SYM_MIN (1 + 1 + 3 * 8 + 1)
+#define TE_VERSION 2u        /* 2: no trailing FNV-1a */
+#define TE_NCOUNT 17         /* u64 counters */
+#define TE_HEAD_LEN (4 + 4 + TE_NCOUNT * 8 + 2 * 8 + 4 + 8)
 
-static void put_bytes(struct ind_codec_w *w, const void *p, size_t n)
+enum { TE_PH_HEAD, TE_PH_MB, TE_PH_NSYM, TE_PH_SYMS, TE_PH_DONE };
+
+ssize_t ta_engine_save_begin(const struct ta_engine *e, int64_t now_mono, struct ta_engine_saver *s)
 {
-	if (w->len + n <= w->cap)
-		memcpy(w->p + w->len, p, n);
-	w->len += n;
+	memset(s, 0, sizeof(*s));
+	s->now_mono = now_mono;
+	ssize_t wm = watermark_save(e->wm, now_mono, NULL, 0);
+	ssize_t mb = microbar_save_begin(e->mb, &s->mb);
+	if (wm < 0 || mb < 0)
+		return wm < 0 ? wm : mb;
+	if ((size_t)wm > UINT32_MAX || (size_t)mb > UINT32_MAX)
+		return -EOVERFLOW;
+	size_t n = TE_HEAD_LEN + 4 + (size_t)wm + 4 + (size_t)mb + 4 + e->tab.enc;
+	if (n > (size_t)SSIZE_MAX)
+		return -EOVERFLOW;
+	s->size = n;
+	s->phase = TE_PH_HEAD;
+	return (ssize_t)n;
 }
 
-/* Where a nested blob of n bytes goes, or NULL while only sizing. */
-static uint8_t *blob_at(struct ind_codec_w *w, size_t n)
+/* Counters, heartbeat, the watermark blob and the micro-bar blob's length. */
+static int te_put_head(const struct ta_engine *e, const struct ta_engine_saver *s, struct ind_codec_w *w)
 {
-	ind_codec_put_u32(w, (uint32_t)n);
-	uint8_t *at = w->len + n <= w->cap ? w->p + w->len : NULL;
-	w->len += n;
-	return at;
-}
-
-/* One pass of the encoding: sizes only when w->cap == 0. */
-static int te_encode(const struct ta_engine *e, int64_t now_mono, struct ind_codec_w *w)
-{
-	bool writing = w->cap > 0;
 	const struct te_count *c = &e->c;
 	ind_codec_put_u32(w, TE_MAGIC);
 	ind_codec_put_u32(w, TE_VERSION);
-	const uint64_t cnt[] = { c->arrival, c->trades_in, c->quotes_in, c->quotes_rejected,
-				 c->bars1m_in, c->bars1m_rejected, c->bars1m_ignored, c->bars,
-				 c->signals_1s, c->signals_1m, c->heartbeats, c->errors,
-				 c->hb_in, c->hb_out, c->hb_late, c->hb_bars, c->hb_sig };
-	for (size_t i = 0; i < sizeof(cnt) / sizeof(cnt[0]); i++)
+	const uint64_t cnt[TE_NCOUNT] = { c->arrival, c->trades_in, c->quotes_in, c->quotes_rejected,
+					  c->bars1m_in, c->bars1m_rejected, c->bars1m_ignored, c->bars,
+					  c->signals_1s, c->signals_1m, c->heartbeats, c->errors,
+					  c->hb_in, c->hb_out, c->hb_late, c->hb_bars, c->hb_sig };
+	for (size_t i = 0; i < TE_NCOUNT; i++)
 		ind_codec_put_u64(w, cnt[i]);
 	ind_codec_put_i64(w, c->last_input);
 	ind_codec_put_i64(w, c->last_output);
 	ind_codec_put_u32(w, e->has_hb);
-	int64_t age = e->has_hb ? sat_sub(now_mono, e->hb_mono) : 0;
+	int64_t age = e->has_hb ? sat_sub(s->now_mono, e->hb_mono) : 0;
 	ind_codec_put_i64(w, age > 0 ? age : 0);
 
-	ssize_t n = watermark_save(e->wm, now_mono, NULL, 0);
-	if (n < 0 || n > (ssize_t)UINT32_MAX)
-		return n < 0 ? (int)n : -EOVERFLOW;
-	uint8_t *at = blob_at(w, (size_t)n);
-	if (writing && (!at || watermark_save(e->wm, now_mono, at, (size_t)n) != n))
-		return -ENOSPC;
-	n = microbar_save(e->mb, NULL, 0);
-	if (n < 0 || n > (ssize_t)UINT32_MAX)
-		return n < 0 ? (int)n : -EOVERFLOW;
-	at = blob_at(w, (size_t)n);
-	if (writing && (!at || microbar_save(e->mb, at, (size_t)n) != n))
-		return -ENOSPC;
+	ssize_t n = watermark_save(e->wm, s->now_mono, NULL, 0);
+	if (n < 0)
+		return (int)n;
+	ind_codec_put_u32(w, (uint32_t)n);
+	if (w->len + (size_t)n > w->cap ||
+	    watermark_save(e->wm, s->now_mono, w->p + w->len, (size_t)n) != n)
+		return -EIO; /* the state changed since begin */
+	w->len += (size_t)n;
+	ind_codec_put_u32(w, (uint32_t)s->mb.size);
+	return 0;
+}
 
-	ind_codec_put_u32(w, e->tab.n);
-	for (uint32_t i = 0; i < e->tab.n; i++) {
-		const struct te_sym *s = &e->tab.v[i];
-		size_t nl = strlen(s->name);
-		uint8_t b = (uint8_t)nl;
-		put_bytes(w, &b, 1);
-		put_bytes(w, s->name, nl);
-		ind_codec_put_i64(w, s->last_event);
-		ind_codec_put_i64(w, s->last_1m_end);
-		ind_codec_put_i64(w, s->seq_1m);
-		b = (uint8_t)((s->ind[0] ? 1u : 0u) | (s->ind[1] ? 2u : 0u));
-		put_bytes(w, &b, 1);
-		for (int k = 0; k < 2; k++) {
-			if (!s->ind[k])
-				continue;
-			int m = indicators_save(s->ind[k], NULL, 0);
-			if (m < 0)
-				return m;
-			at = blob_at(w, (size_t)m);
-			if (writing && (!at || indicators_save(s->ind[k], at, (size_t)m) != m))
-				return -ENOSPC;
-		}
+static int te_put_sym(const struct te_sym *s, struct ind_codec_w *w)
+{
+	ind_codec_put_name(w, s->name);
+	ind_codec_put_i64(w, s->last_event);
+	ind_codec_put_i64(w, s->last_1m_end);
+	ind_codec_put_i64(w, s->seq_1m);
+	ind_codec_put_u8(w, (uint8_t)((s->ind[0] ? 1u : 0u) | (s->ind[1] ? 2u : 0u)));
+	for (int k = 0; k < 2; k++) {
+		if (!s->ind[k])
+			continue;
+		size_t m = indicators_save_size(s->ind[k]);
+		ind_codec_put_u32(w, (uint32_t)m);
+		if (w->len + m > w->cap || indicators_save(s->ind[k], w->p + w->len, m) != (int)m)
+			return -EIO;
+		w->len += m;
 	}
 	return 0;
 }
 
+int ta_engine_save_step(const struct ta_engine *e, struct ta_engine_saver *s, uint8_t *buf, size_t budget)
+{
+	struct ind_codec_w w = { buf, s->size, s->off };
+	int rc = 0;
+	/* At least one item per step, then items until the budget is spent. */
+	while (s->phase != TE_PH_DONE && (w.len == s->off || w.len - s->off < budget) && rc >= 0) {
+		switch (s->phase) {
+		case TE_PH_HEAD:
+			rc = te_put_head(e, s, &w);
+			s->mb_at = w.len;
+			s->phase = TE_PH_MB;
+			break;
+		case TE_PH_MB:
+			if (s->mb_at + s->mb.size > s->size)
+				return -EIO;
+			rc = microbar_save_step(e->mb, &s->mb, buf + s->mb_at, budget - (w.len - s->off));
+			w.len = s->mb_at + s->mb.off;
+			if (rc == 1)
+				s->phase = TE_PH_NSYM;
+			break;
+		case TE_PH_NSYM:
+			ind_codec_put_u32(&w, e->tab.n);
+			s->phase = e->tab.n ? TE_PH_SYMS : TE_PH_DONE;
+			break;
+		default:
+			if (s->sym >= e->tab.n)
+				return -EIO;
+			rc = te_put_sym(&e->tab.v[s->sym++], &w);
+			if (s->sym == e->tab.n)
+				s->phase = TE_PH_DONE;
+			break;
+		}
+	}
+	if (rc < 0)
+		return rc;
+	if (w.len > s->size)
+		return -EIO; /* the state changed since begin */
+	s->off = w.len;
+	if (s->phase != TE_PH_DONE)
+		return 0;
+	return s->off == s->size ? 1 : -EIO;
+}
+
 ssize_t ta_engine_save(const struct ta_engine *e, int64_t now_mono, void *buf, size_t cap)
 {
-	struct ind_codec_w w = { NULL, 0, 0 };
-	int rc = te_encode(e, now_mono, &w);
-	if (rc < 0)
-		return rc;
-	size_t body = w.len, need = body + 8;
-	if (need > (size_t)SSIZE_MAX)
-		return -EOVERFLOW;
-	if (cap == 0)
-		return (ssize_t)need;
-	if (!buf || cap < need)
+	struct ta_engine_saver s;
+	ssize_t need = ta_engine_save_begin(e, now_mono, &s);
+	if (need < 0 || cap == 0)
+		return need;
+	if (!buf || cap < (size_t)need)
 		return -ENOSPC;
-	w = (struct ind_codec_w){ buf, need, 0 };
-	rc = te_encode(e, now_mono, &w);
-	if (rc < 0)
-		return rc;
-	if (w.len != body)
-		return -EIO; /* cannot happen: both passes see the same state */
-	ind_codec_put_u64(&w, ind_codec_fnv1a(buf, body));
-	return (ssize_t)need;
+	int rc = ta_engine_save_step(e, &s, buf, SIZE_MAX);
+	return rc == 1 ? need : rc < 0 ? rc : -EIO;
 }
 
 /* The next u32-length blob: its bytes, or NULL (r->err set). */
@@ -894,6 +949,7 @@ static int load_symbols(struct ta_engine *e, struct ind_codec_r *r, struct te_ta
 			int rc = indicators_load(s->ind[k], p, n);
 			if (rc < 0)
 				return rc;
+			tab->enc += ind_enc(s->ind[k]);
 		}
 	}
 	return 0;
@@ -902,12 +958,9 @@ static int load_symbols(struct ta_engine *e, struct ind_codec_r *r, struct te_ta
 int ta_engine_load(struct ta_engine *e, int64_t now_mono, const void *buf, size_t len)
 {
 	const uint8_t *p = buf;
-	if (!p || len < 16)
+	if (!p || len < TE_HEAD_LEN)
 		return -EINVAL;
-	struct ind_codec_r ck = { p, len, len - 8, 0 };
-	if (ind_codec_get_u64(&ck) != ind_codec_fnv1a(p, len - 8))
-		return -EINVAL;
-	struct ind_codec_r r = { p, len - 8, 0, 0 };
+	struct ind_codec_r r = { p, len, 0, 0 };
 	if (ind_codec_get_u32(&r) != TE_MAGIC || ind_codec_get_u32(&r) != TE_VERSION)
 		return -EINVAL;
 

@@ -82,6 +82,7 @@
 #include <sys/types.h>
 
 #include "event.h"
+#include "ta/microbar.h"
 #include "ta/record.h"
 
 struct ta_engine_opts {
@@ -138,14 +139,37 @@ struct ta_engine_stats {
 };
 void ta_engine_stats(const struct ta_engine *e, struct ta_engine_stats *out);
 
-/* Snapshot (little-endian, checksummed): watermark, micro-bars, every
- * symbol's 1 s and 1 m indicators, 1 m seq and last 1 m bar end, counters,
- * heartbeat baseline. Options are configuration, not state. now_mono rebases
- * the watermark's idle time and the heartbeat interval (downtime counts as
- * neither), so save and load at the same now_mono equal never stopping.
- * ta_engine_save: cap == 0 returns the size; else writes it and returns it,
- * or -ENOSPC if cap is too small.
- * ta_engine_load replaces the whole state: 0, -EINVAL on malformed, truncated
- * or corrupted input, -ENOMEM; e is unchanged on failure. */
+/* Snapshot (little-endian; no checksum of its own: the snapshot container
+ * checks every section): watermark, micro-bars, every symbol's 1 s and 1 m
+ * indicators, 1 m seq and last 1 m bar end, counters, heartbeat baseline.
+ * Options are configuration, not state. now_mono rebases the watermark's
+ * idle time and the heartbeat interval (downtime counts as neither), so save
+ * and load at the same now_mono equal never stopping.
+ * ta_engine_save: cap == 0 returns the size (a sum over the symbols, no
+ * encoding); else writes it and returns it, or -ENOSPC if cap is too small.
+ * ta_engine_load replaces the whole state: 0, -EINVAL on malformed or
+ * truncated input, -ENOMEM; e is unchanged on failure. */
 ssize_t ta_engine_save(const struct ta_engine *e, int64_t now_mono, void *buf, size_t cap);
 int ta_engine_load(struct ta_engine *e, int64_t now_mono, const void *buf, size_t len);
+
+/* Cursor of a save in steps; fields private. */
+struct ta_engine_saver {
+	int64_t now_mono;
+	size_t size, off; /* the whole encoding; bytes written so far */
+	size_t mb_at;     /* where the nested micro-bar blob starts */
+	uint32_t phase, sym;
+	struct microbar_saver mb;
+};
+
+/* A save in steps, for a state too large to encode in one loop pause.
+ * ta_engine_save_begin fixes now_mono and returns the size (what
+ * ta_engine_save with cap 0 returns) or a negative code. Each
+ * ta_engine_save_step writes the next whole items (header, micro-bar
+ * symbols, TA symbols) into buf, the same buffer of at least that size on
+ * every call, until it has written at least `budget` bytes or reached the
+ * end (always at least one item): 1 when the save is complete, 0 when more
+ * remains, or a negative code (-EIO: the engine changed since begin).
+ * The engine must not change from begin to the last step. The bytes are
+ * exactly ta_engine_save's. */
+ssize_t ta_engine_save_begin(const struct ta_engine *e, int64_t now_mono, struct ta_engine_saver *s);
+int ta_engine_save_step(const struct ta_engine *e, struct ta_engine_saver *s, uint8_t *buf, size_t budget);

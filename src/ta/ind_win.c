@@ -109,6 +109,15 @@ int ind_win_reserve(struct ind_win *w)
 	return ind_win_resize(w, ncap);
 }
 
+int ind_win_reserve_n(struct ind_win *w, uint32_t n)
+{
+	if (n <= w->cap)
+		return 0;
+	if (n < IND_WIN_MIN_CAP)
+		n = IND_WIN_MIN_CAP;
+	return ind_win_resize(w, n < w->max ? n : w->max);
+}
+
 void ind_win_push(struct ind_win *w, int64_t t, double a, double b)
 {
 	if (w->n == w->cap) { /* only at max (reserve grew otherwise) */

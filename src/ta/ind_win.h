@@ -36,6 +36,9 @@ void ind_win_clear(struct ind_win *w);
 void ind_win_expire(struct ind_win *w, int64_t cut);
 /* Makes room for one push; 0 or -ENOMEM (window unchanged). */
 int ind_win_reserve(struct ind_win *w);
+/* Makes room for n entries at once (a checkpoint load), n <= max; 0 or
+ * -ENOMEM (window unchanged). */
+int ind_win_reserve_n(struct ind_win *w, uint32_t n);
 /* Appends a sample; call ind_win_reserve first. When the window already holds
  * `max` entries the oldest is dropped, so memory stays bounded. */
 void ind_win_push(struct ind_win *w, int64_t t, double a, double b);

@@ -20,7 +20,7 @@
 #define TA_EPSILON 0.00000000000001
 
 #define IND_MAGIC 0x4e494754u /* "TGIN" little-endian */
-#define IND_VERSION 1u
+#define IND_VERSION 2u /* 2: no trailing checksum (the snapshot container has a CRC) */
 #define IND_WIN_MAX_CAP 65535u
 
 void indicators_params_default(struct indicators_params *p, int64_t bar_ns)
@@ -270,55 +270,67 @@ int indicators_on_bar(struct indicators *s, const struct indicators_bar *in, str
 /* ---- checkpoints ---------------------------------------------------------
  * magic u32, version u32, bar_ns i64, nbars u64, last_end i64, 9 f64 scalars,
  * closes[20] f64, 2 f64 session sums, 2 windows (n u32, evicted u32, sa, sb,
- * n x (t, a, b)), quotes (n u32, n x (t, bp, ap, bs, as)), FNV-1a 64 of all
- * preceding bytes. */
+ * n x (t, a, b)), quotes (n u32, n x (t, bp, ap, bs, as)). No checksum of its
+ * own: the snapshot container checks every section. */
 
-static void indicators_put_win(struct ind_codec_w *w, const struct ind_win *x)
+#define IND_FIXED_LEN (4 + 4 + 3 * 8 + 9 * 8 + INDICATORS_CLOSES * 8 + 2 * 8)
+#define IND_WIN_HEAD_LEN (4 + 4 + 2 * 8)
+#define IND_WIN_ENT_LEN (3 * 8)
+#define IND_QUOTE_LEN (5 * 8)
+
+size_t indicators_save_size(const struct indicators *s)
 {
-	ind_codec_put_u32(w, x->n);
-	ind_codec_put_u32(w, x->evicted);
-	ind_codec_put_f64(w, x->sa);
-	ind_codec_put_f64(w, x->sb);
-	for (uint32_t i = 0; i < x->n; i++) {
-		const struct ind_win_ent *e = ind_win_at(x, i);
-		ind_codec_put_i64(w, e->t);
-		ind_codec_put_f64(w, e->a);
-		ind_codec_put_f64(w, e->b);
-	}
+	return IND_FIXED_LEN + 2 * IND_WIN_HEAD_LEN + 4 +
+	       (size_t)(s->vwap_w.n + s->rvol_w.n) * IND_WIN_ENT_LEN + (size_t)s->quotes.n * IND_QUOTE_LEN;
+}
+
+/* The entries travel as raw words: (t, a, b) and (t, bp, ap, bs, as). */
+_Static_assert(sizeof(struct ind_win_ent) == IND_WIN_ENT_LEN && offsetof(struct ind_win_ent, a) == 8 &&
+		       offsetof(struct ind_win_ent, b) == 16,
+	       "ind_win_ent is (t, a, b), 8 bytes each");
+_Static_assert(sizeof(struct ind_quote_ent) == IND_QUOTE_LEN && offsetof(struct ind_quote_ent, bid_px) == 8 &&
+		       offsetof(struct ind_quote_ent, ask_px) == 16 && offsetof(struct ind_quote_ent, bid_sz) == 24 &&
+		       offsetof(struct ind_quote_ent, ask_sz) == 32,
+	       "ind_quote_ent is (t, bp, ap, bs, as), 8 bytes each");
+
+static uint8_t *indicators_put_win(uint8_t *p, const struct ind_win *x)
+{
+	p = ind_codec_raw_u32(p, x->n);
+	p = ind_codec_raw_u32(p, x->evicted);
+	p = ind_codec_raw_f64(p, x->sa);
+	p = ind_codec_raw_f64(p, x->sb);
+	if (x->n == 0)
+		return p;
+	/* The ring holds the window in at most two runs. */
+	uint32_t first = x->cap - x->head < x->n ? x->cap - x->head : x->n;
+	p = ind_codec_raw_words(p, x->e + x->head, (size_t)first * 3);
+	return ind_codec_raw_words(p, x->e, (size_t)(x->n - first) * 3);
 }
 
 int indicators_save(const struct indicators *s, uint8_t *out, size_t cap)
 {
-	struct ind_codec_w w = { out, out ? cap : 0, 0 };
-	ind_codec_put_u32(&w, IND_MAGIC);
-	ind_codec_put_u32(&w, IND_VERSION);
-	ind_codec_put_i64(&w, s->p.bar_ns);
-	ind_codec_put_u64(&w, s->nbars);
-	ind_codec_put_i64(&w, s->last_end_ns);
-	const double sc[] = { s->last_close, s->ema12, s->ema26, s->macd_fast, s->macd_sig,
-			      s->rsi_gain, s->rsi_loss, s->bb_sum, s->bb_sum2 };
-	for (size_t i = 0; i < sizeof(sc) / sizeof(sc[0]); i++)
-		ind_codec_put_f64(&w, sc[i]);
-	for (int i = 0; i < INDICATORS_CLOSES; i++)
-		ind_codec_put_f64(&w, s->closes[i]);
-	ind_codec_put_f64(&w, s->sess_pv);
-	ind_codec_put_f64(&w, s->sess_v);
-	indicators_put_win(&w, &s->vwap_w);
-	indicators_put_win(&w, &s->rvol_w);
-	ind_codec_put_u32(&w, s->quotes.n);
-	for (unsigned i = 0; i < s->quotes.n; i++) {
-		const struct ind_quote_ent *q = &s->quotes.q[i];
-		ind_codec_put_i64(&w, q->t);
-		ind_codec_put_f64(&w, q->bid_px);
-		ind_codec_put_f64(&w, q->ask_px);
-		ind_codec_put_f64(&w, q->bid_sz);
-		ind_codec_put_f64(&w, q->ask_sz);
-	}
-	size_t body = w.len;
-	ind_codec_put_u64(&w, body <= w.cap ? ind_codec_fnv1a(out, body) : 0);
-	if (w.len > INT32_MAX)
+	size_t need = indicators_save_size(s);
+	if (need > INT32_MAX)
 		return -EOVERFLOW;
-	return (int)w.len;
+	if (!out || cap < need)
+		return (int)need; /* sizing only: nothing written */
+	uint8_t *p = out;
+	p = ind_codec_raw_u32(p, IND_MAGIC);
+	p = ind_codec_raw_u32(p, IND_VERSION);
+	p = ind_codec_raw_u64(p, (uint64_t)s->p.bar_ns);
+	p = ind_codec_raw_u64(p, s->nbars);
+	p = ind_codec_raw_u64(p, (uint64_t)s->last_end_ns);
+	const double sc[] = { s->last_close, s->ema12, s->ema26, s->macd_fast, s->macd_sig, s->rsi_gain,
+			      s->rsi_loss,   s->bb_sum, s->bb_sum2, s->sess_pv, s->sess_v };
+	p = ind_codec_raw_words(p, sc, 9);
+	p = ind_codec_raw_words(p, s->closes, INDICATORS_CLOSES);
+	p = ind_codec_raw_words(p, sc + 9, 2);
+	p = indicators_put_win(p, &s->vwap_w);
+	p = indicators_put_win(p, &s->rvol_w);
+	p = ind_codec_raw_u32(p, s->quotes.n);
+	if (s->quotes.n)
+		p = ind_codec_raw_words(p, s->quotes.q, (size_t)s->quotes.n * 5);
+	return (size_t)(p - out) == need ? (int)need : -EIO; /* -EIO: size and encoder disagree (a bug) */
 }
 
 /* Rebuilds a window entry by entry; the saved sums replace the recomputed
@@ -327,17 +339,18 @@ static int indicators_get_win(struct ind_codec_r *r, struct ind_win *x, const st
 {
 	uint32_t n = ind_codec_get_u32(r), evicted = ind_codec_get_u32(r);
 	double sa = ind_codec_get_f64(r), sb = ind_codec_get_f64(r);
-	if (r->err || n > x->max || evicted >= x->max || (n > 0 && s->nbars == 0))
+	if (r->err || n > x->max || evicted >= x->max || (n > 0 && s->nbars == 0) ||
+	    n > (r->n - r->off) / IND_WIN_ENT_LEN)
 		return -EINVAL;
+	int rc = ind_win_reserve_n(x, n); /* one allocation, not a doubling series */
+	if (rc)
+		return rc;
 	int64_t prev = INT64_MIN;
 	for (uint32_t i = 0; i < n; i++) {
 		int64_t t = ind_codec_get_i64(r);
 		double a = ind_codec_get_f64(r), b = ind_codec_get_f64(r);
 		if (r->err || (i > 0 && t <= prev) || t > s->last_end_ns)
 			return -EINVAL;
-		int rc = ind_win_reserve(x);
-		if (rc)
-			return rc;
 		ind_win_push(x, t, a, b);
 		prev = t;
 	}
@@ -385,16 +398,12 @@ static int indicators_decode(struct indicators *t, const uint8_t *in, size_t n)
 		if ((rc = ind_quote_restore(&t->quotes, &q)))
 			return rc;
 	}
-	/* Exactly the checksum must remain. */
-	return r.off + 8 == n ? 0 : -EINVAL;
+	return r.off == n ? 0 : -EINVAL; /* nothing may follow */
 }
 
 int indicators_load(struct indicators *s, const uint8_t *in, size_t n)
 {
-	if (!in || n < 16)
-		return -EINVAL;
-	struct ind_codec_r ck = { in, n, n - 8, 0 };
-	if (ind_codec_get_u64(&ck) != ind_codec_fnv1a(in, n - 8))
+	if (!in || n < IND_FIXED_LEN)
 		return -EINVAL;
 	struct indicators t;
 	int rc = indicators_init(&t, &s->p);

@@ -91,11 +91,15 @@ int indicators_on_quote(struct indicators *s, int64_t t_ns, double bid_px, doubl
  * the previous end: state unchanged) or -ENOMEM (bar not applied). */
 int indicators_on_bar(struct indicators *s, const struct indicators_bar *in, struct indicators_out *out);
 
-/* Checkpoint encoding (fixed little-endian, doubles bit-exact, checksummed).
- * save writes up to cap bytes and returns the size of the whole encoding
- * (call with cap 0 to size it; the output is complete only if the result is
- * <= cap) or a negative errno. load replaces the state of an initialized s
- * (its params must have the same bar_ns) and returns 0, -EINVAL for
- * malformed, truncated or corrupted input, or -ENOMEM; on error s is intact. */
+/* Checkpoint encoding (fixed little-endian, doubles bit-exact; no checksum
+ * of its own: the snapshot container checks every section).
+ * indicators_save_size is the exact size of the encoding, in O(1).
+ * save writes the whole encoding when cap >= that size and returns the size
+ * (with cap 0, or a smaller cap, it writes nothing and returns the size: the
+ * output is complete only if the result is <= cap), or a negative errno.
+ * load replaces the state of an initialized s (its params must have the same
+ * bar_ns) and returns 0, -EINVAL for malformed or truncated input, or
+ * -ENOMEM; on error s is intact. */
+size_t indicators_save_size(const struct indicators *s);
 int indicators_save(const struct indicators *s, uint8_t *out, size_t cap);
 int indicators_load(struct indicators *s, const uint8_t *in, size_t n);

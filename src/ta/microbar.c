@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ta/ind_codec.h"
 #include "ta/microbar.h"
 
 #define NIL UINT32_MAX
@@ -38,6 +39,7 @@ struct microbar {
 	uint32_t nsym, symcap;
 	uint32_t *slots; /* open addressing: sym index + 1, 0 = empty */
 	uint32_t nslot;  /* power of two, >= 2 * nsym */
+	size_t namebytes; /* sum of the names' lengths: the snapshot size in O(1) */
 	struct mb_bucket *pool;
 	uint32_t poolcap, free_head, nopen;
 	uint32_t *heap; /* bucket indices, min-heap by (start, name); capacity poolcap */
@@ -108,6 +110,7 @@ static int64_t sym_get(struct microbar *m, const char *name, size_t n)
 	memcpy(s->name, name, n);
 	s->head = NIL;
 	*slot = m->nsym + 1;
+	m->namebytes += n;
 	return m->nsym++;
 }
 
@@ -409,7 +412,11 @@ int microbar_symbol_at(const struct microbar *m, size_t i, struct microbar_symbo
 	return 0;
 }
 
-/* ---- snapshot ---------------------------------------------------------- */
+/* ---- snapshot ----------------------------------------------------------
+ * "TGMB", version u32, closed_until, accepted, late, rejected, emitted (u64),
+ * nsym u32, nopen u32; per symbol in first-seen order: u8 name length, name,
+ * seq, last_event, last_bar_end, late (u64), nopen u32, then its open buckets
+ * ascending (start, o_t, c_t, o_arr, c_arr, o, h, l, c, v, pv, count). */
 
 #define MB_MAGIC "TGMB"
 #define MB_VERSION 1u
@@ -417,33 +424,15 @@ int microbar_symbol_at(const struct microbar *m, size_t i, struct microbar_symbo
 #define MB_SYM_FIXED (1 + 4 * 8 + 4) /* plus the name */
 #define MB_BUCKET_LEN (5 * 8 + 6 * 8 + 8)
 
-struct wr {
-	uint8_t *p;
-};
-
-static void w_u8(struct wr *w, uint8_t v)
-{
-	*w->p++ = v;
-}
-
-static void w_u32(struct wr *w, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		*w->p++ = (uint8_t)(v >> (8 * i));
-}
-
-static void w_u64(struct wr *w, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		*w->p++ = (uint8_t)(v >> (8 * i));
-}
-
-static void w_f64(struct wr *w, double d)
-{
-	uint64_t v;
-	memcpy(&v, &d, sizeof(v));
-	w_u64(w, v);
-}
+/* A bucket travels as the raw words of its first 96 bytes. */
+_Static_assert(offsetof(struct mb_bucket, start) == 0 && offsetof(struct mb_bucket, o_t) == 8 &&
+		       offsetof(struct mb_bucket, c_t) == 16 && offsetof(struct mb_bucket, o_arr) == 24 &&
+		       offsetof(struct mb_bucket, c_arr) == 32 && offsetof(struct mb_bucket, o) == 40 &&
+		       offsetof(struct mb_bucket, h) == 48 && offsetof(struct mb_bucket, l) == 56 &&
+		       offsetof(struct mb_bucket, c) == 64 && offsetof(struct mb_bucket, v) == 72 &&
+		       offsetof(struct mb_bucket, pv) == 80 && offsetof(struct mb_bucket, count) == 88 &&
+		       offsetof(struct mb_bucket, next) == MB_BUCKET_LEN,
+	       "mb_bucket starts with the 12 words of its encoding");
 
 struct rd {
 	const uint8_t *p, *end;
@@ -466,21 +455,19 @@ static uint8_t r_u8(struct rd *r)
 
 static uint32_t r_u32(struct rd *r)
 {
-	uint32_t v = 0;
 	if (!r_need(r, 4))
 		return 0;
-	for (int i = 0; i < 4; i++)
-		v |= (uint32_t)*r->p++ << (8 * i);
+	uint32_t v = bytes_get_u32(r->p);
+	r->p += 4;
 	return v;
 }
 
 static uint64_t r_u64(struct rd *r)
 {
-	uint64_t v = 0;
 	if (!r_need(r, 8))
 		return 0;
-	for (int i = 0; i < 8; i++)
-		v |= (uint64_t)*r->p++ << (8 * i);
+	uint64_t v = bytes_get_u64(r->p);
+	r->p += 8;
 	return v;
 }
 
@@ -492,60 +479,72 @@ static double r_f64(struct rd *r)
 	return d;
 }
 
-static size_t snap_len(const struct microbar *m)
+static void mb_put_head(const struct microbar *m, struct ind_codec_w *w)
 {
-	size_t n = MB_HEAD_LEN + (size_t)m->nopen * MB_BUCKET_LEN;
-	for (uint32_t i = 0; i < m->nsym; i++)
-		n += MB_SYM_FIXED + strlen(m->syms[i].name);
-	return n;
+	ind_codec_put_bytes(w, MB_MAGIC, 4);
+	ind_codec_put_u32(w, MB_VERSION);
+	ind_codec_put_i64(w, m->closed_until);
+	ind_codec_put_u64(w, m->accepted);
+	ind_codec_put_u64(w, m->late);
+	ind_codec_put_u64(w, m->rejected);
+	ind_codec_put_u64(w, m->emitted);
+	ind_codec_put_u32(w, m->nsym);
+	ind_codec_put_u32(w, m->nopen);
+}
+
+/* One symbol with its open buckets: the unit of a save step. */
+static void mb_put_sym(const struct microbar *m, const struct mb_sym *s, struct ind_codec_w *w)
+{
+	ind_codec_put_name(w, s->name);
+	ind_codec_put_i64(w, s->seq);
+	ind_codec_put_i64(w, s->last_event);
+	ind_codec_put_i64(w, s->last_bar_end);
+	ind_codec_put_u64(w, s->late);
+	ind_codec_put_u32(w, s->nopen);
+	uint8_t *at = ind_codec_take(w, (size_t)s->nopen * MB_BUCKET_LEN);
+	for (uint32_t b = s->head; at && b != NIL; b = m->pool[b].next)
+		at = ind_codec_raw_words(at, &m->pool[b], MB_BUCKET_LEN / 8);
+}
+
+ssize_t microbar_save_begin(const struct microbar *m, struct microbar_saver *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->size = MB_HEAD_LEN + (size_t)m->nopen * MB_BUCKET_LEN + (size_t)m->nsym * MB_SYM_FIXED +
+		  m->namebytes;
+	return (ssize_t)s->size;
+}
+
+int microbar_save_step(const struct microbar *m, struct microbar_saver *s, uint8_t *buf, size_t budget)
+{
+	if (s->head_done && s->sym >= m->nsym)
+		return s->off == s->size ? 1 : -EIO;
+	struct ind_codec_w w = { buf, s->size, s->off };
+	do {
+		if (!s->head_done) {
+			mb_put_head(m, &w);
+			s->head_done = true;
+		} else {
+			mb_put_sym(m, &m->syms[s->sym++], &w);
+		}
+	} while (s->sym < m->nsym && w.len - s->off < budget);
+	if (w.len > s->size)
+		return -EIO; /* the state changed since begin */
+	s->off = w.len;
+	if (s->sym < m->nsym)
+		return 0;
+	return s->off == s->size ? 1 : -EIO;
 }
 
 ssize_t microbar_save(const struct microbar *m, void *buf, size_t cap)
 {
-	size_t need = snap_len(m);
+	struct microbar_saver s;
+	ssize_t need = microbar_save_begin(m, &s);
 	if (cap == 0)
-		return (ssize_t)need;
-	if (cap < need || !buf)
+		return need;
+	if (cap < (size_t)need || !buf)
 		return -ENOSPC;
-	struct wr w = { buf };
-	memcpy(w.p, MB_MAGIC, 4);
-	w.p += 4;
-	w_u32(&w, MB_VERSION);
-	w_u64(&w, (uint64_t)m->closed_until);
-	w_u64(&w, m->accepted);
-	w_u64(&w, m->late);
-	w_u64(&w, m->rejected);
-	w_u64(&w, m->emitted);
-	w_u32(&w, m->nsym);
-	w_u32(&w, m->nopen);
-	for (uint32_t i = 0; i < m->nsym; i++) {
-		const struct mb_sym *s = &m->syms[i];
-		size_t n = strlen(s->name);
-		w_u8(&w, (uint8_t)n);
-		memcpy(w.p, s->name, n);
-		w.p += n;
-		w_u64(&w, (uint64_t)s->seq);
-		w_u64(&w, (uint64_t)s->last_event);
-		w_u64(&w, (uint64_t)s->last_bar_end);
-		w_u64(&w, s->late);
-		w_u32(&w, s->nopen);
-		for (uint32_t b = s->head; b != NIL; b = m->pool[b].next) {
-			const struct mb_bucket *k = &m->pool[b];
-			w_u64(&w, (uint64_t)k->start);
-			w_u64(&w, (uint64_t)k->o_t);
-			w_u64(&w, (uint64_t)k->c_t);
-			w_u64(&w, k->o_arr);
-			w_u64(&w, k->c_arr);
-			w_f64(&w, k->o);
-			w_f64(&w, k->h);
-			w_f64(&w, k->l);
-			w_f64(&w, k->c);
-			w_f64(&w, k->v);
-			w_f64(&w, k->pv);
-			w_u64(&w, (uint64_t)k->count);
-		}
-	}
-	return (ssize_t)need;
+	int rc = microbar_save_step(m, &s, buf, SIZE_MAX);
+	return rc == 1 ? need : rc < 0 ? rc : -EIO;
 }
 
 static bool price_ok(double p)

@@ -123,9 +123,25 @@ int microbar_symbol_at(const struct microbar *m, size_t i, struct microbar_symbo
 
 /* Snapshot (little-endian, doubles bit-exact): symbols with seq, last event
  * and bar end, late count, open buckets; the closed-until mark; totals.
- * microbar_save: cap == 0 returns the bytes needed; otherwise writes and
- * returns the bytes written, or -ENOSPC if cap is too small.
+ * microbar_save: cap == 0 returns the bytes needed (O(1)); otherwise writes
+ * and returns the bytes written, or -ENOSPC if cap is too small.
  * microbar_load replaces the whole state: 0, -EINVAL on malformed or
  * truncated input, -ENOMEM; m is unchanged on failure. */
 ssize_t microbar_save(const struct microbar *m, void *buf, size_t cap);
 int microbar_load(struct microbar *m, const void *buf, size_t len);
+
+/* A save in steps (the TA engine nests it in its own), the contract of
+ * ta_engine_save_begin/step: begin returns the size (microbar_save with cap
+ * 0); each step writes the next whole items (the header, then one symbol
+ * with its open buckets at a time) into buf, the same buffer of at least
+ * that size on every call, until it has written at least `budget` bytes
+ * (at least one item) or reached the end: 1 when complete, 0 when more
+ * remains, or a negative code (-EIO: m changed since begin). m must not
+ * change from begin to the last step. The bytes are exactly microbar_save's. */
+struct microbar_saver { /* private */
+	size_t size, off;
+	uint32_t sym;   /* next symbol */
+	bool head_done;
+};
+ssize_t microbar_save_begin(const struct microbar *m, struct microbar_saver *s);
+int microbar_save_step(const struct microbar *m, struct microbar_saver *s, uint8_t *buf, size_t budget);

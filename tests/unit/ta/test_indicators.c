@@ -524,9 +524,13 @@ static uint8_t *save_all(const struct indicators *s, int *len)
 {
 	int n = indicators_save(s, NULL, 0);
 	assert_true(n > 0);
-	uint8_t *b = malloc(n);
+	assert_int_equal(indicators_save_size(s), n);
+	uint8_t *b = malloc(n + 1);
 	assert_non_null(b);
-	assert_int_equal(indicators_save(s, b, n), n);
+	b[n] = 0xa5;
+	assert_int_equal(indicators_save(s, b, n - 1), n); /* too small: sizes only */
+	assert_int_equal(indicators_save(s, b, n + 1), n);
+	assert_int_equal(b[n], 0xa5); /* exactly n bytes written */
 	*len = n;
 	return b;
 }
@@ -583,14 +587,47 @@ static void test_checkpoint_bad(void **state)
 	/* truncated at every length */
 	for (int n = 0; n < len; n++)
 		assert_int_equal(indicators_load(&t, blob, n), -EINVAL);
-	/* one corrupted byte anywhere */
+	/* One flipped bit anywhere: the blob has no checksum of its own (the
+	 * snapshot container has one), so a flip inside a value may load; then
+	 * the state is exactly what the bytes say (it saves back to them) and
+	 * usable. Flips in the framing (magic, version, bar length, window and
+	 * quote counts) are always refused. */
+	const size_t off_win0 = 4 + 4 + 8 + 8 + 8 + 9 * 8 + INDICATORS_CLOSES * 8 + 2 * 8;
+	const size_t off_win1 = off_win0 + 24 + (size_t)s.vwap_w.n * 24;
+	const size_t off_q = off_win1 + 24 + (size_t)s.rvol_w.n * 24;
+	assert_int_equal(off_q + 4 + (size_t)s.quotes.n * 40, (size_t)len);
 	uint8_t *bad = malloc(len + 1);
 	assert_non_null(bad);
+	int accepted = 0, refused = 0;
 	for (int i = 0; i < len; i++) {
 		memcpy(bad, blob, len);
 		bad[i] ^= (uint8_t)(1u << (i % 8));
-		assert_int_equal(indicators_load(&t, bad, len), -EINVAL);
+		int rc = indicators_load(&t, bad, len);
+		size_t at = (size_t)i;
+		int framing = at < 16 || (at >= off_win0 && at < off_win0 + 4) ||
+			      (at >= off_win1 && at < off_win1 + 4) || (at >= off_q && at < off_q + 4);
+		if (framing && rc != -EINVAL)
+			fail_msg("flip at %d (framing) gave %d", i, rc);
+		if (rc == -EINVAL) {
+			refused++;
+			continue;
+		}
+		assert_int_equal(rc, 0);
+		accepted++;
+		int n2;
+		uint8_t *again = save_all(&t, &n2);
+		assert_int_equal(n2, len);
+		assert_memory_equal(again, bad, len);
+		free(again);
+		struct feed g = f;
+		for (int k = 0; k < 30; k++) {
+			struct indicators_bar nb = { g.t + (k + 1) * SEC, 10, 10, 10, 10, 1, 10 };
+			rc = indicators_on_bar(&t, &nb, &o);
+			assert_true(rc == 0 || rc == -EINVAL);
+		}
+		assert_int_equal(indicators_load(&t, tblob, tlen), 0); /* back to t's own state */
 	}
+	assert_true(accepted > 0 && refused > 0);
 	/* trailing garbage */
 	memcpy(bad, blob, len);
 	bad[len] = 0;
@@ -610,21 +647,19 @@ static void test_checkpoint_bad(void **state)
 	assert_int_equal(indicators_load(&m, blob, len), -EINVAL);
 	indicators_fini(&m);
 
-	/* structurally wrong but correctly checksummed input is rejected too:
-	 * the first window's count sits right after the fixed part */
-	size_t off_win = 4 + 4 + 8 + 8 + 8 + 9 * 8 + INDICATORS_CLOSES * 8 + 2 * 8;
-	const uint32_t counts[] = { 0xffffffffu, 301, s.vwap_w.n + 1 };
+	/* structurally wrong counts are rejected */
+	const uint32_t counts[] = { 0xffffffffu, 301, s.vwap_w.n + 1, s.vwap_w.n - 1 };
 	for (size_t k = 0; k < sizeof(counts) / sizeof(counts[0]); k++) {
 		memcpy(bad, blob, len);
 		for (int i = 0; i < 4; i++)
-			bad[off_win + i] = (uint8_t)(counts[k] >> (8 * i));
-		uint64_t h = 0xcbf29ce484222325ull;
-		for (int i = 0; i < len - 8; i++)
-			h = (h ^ bad[i]) * 0x100000001b3ull;
-		for (int i = 0; i < 8; i++)
-			bad[len - 8 + i] = (uint8_t)(h >> (8 * i));
+			bad[off_win0 + i] = (uint8_t)(counts[k] >> (8 * i));
 		assert_int_equal(indicators_load(&t, bad, len), -EINVAL);
 	}
+	/* the first window's entries out of order */
+	assert_true(s.vwap_w.n >= 2);
+	memcpy(bad, blob, len);
+	memcpy(bad + off_win0 + 24, blob + off_win0 + 24 + 24, 8);
+	assert_int_equal(indicators_load(&t, bad, len), -EINVAL);
 	/* and the unmodified blob loads */
 	assert_int_equal(indicators_load(&t, blob, len), 0);
 	free(bad);
