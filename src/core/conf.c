@@ -135,6 +135,7 @@ static const struct conf_key keys[] = {
 	{"ta.quote.stale-after", KT_DURATION, O(quote_stale_after), "2s", 1 * MS, 3600 * SEC, 0, NULL},
 	{"debug.test-hooks", KT_BOOL, O(debug_test_hooks), "false", 0, 0, 0, NULL},
 	{"debug.checkpoint-delay", KT_DURATION, O(debug_checkpoint_delay), "0s", 0, 10 * SEC, 0, NULL},
+	{"debug.checkpoint-step", KT_SIZE, O(debug_checkpoint_step), "0", 0, 1LL << 30, 0, NULL},
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -411,6 +412,18 @@ static int check_listen(struct loadctx *L, const struct conf_key *k, const char 
 }
 
 /* Converts `v` for key `k` into the struct. Errors are reported with origin. */
+/* A bound for messages: "0", "512KiB", "1MiB", "16GiB". */
+static void size_name(int64_t v, char *buf, size_t cap)
+{
+	static const char *const unit[] = {"", "KiB", "MiB", "GiB", "TiB"};
+	int u = 0;
+	while (u < 4 && v >= 1024 && v % 1024 == 0) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(buf, cap, "%" PRId64 "%s", v, unit[u]);
+}
+
 static int apply(struct loadctx *L, const struct conf_key *k, const char *origin, const char *v)
 {
 	struct conf *c = L->c;
@@ -455,7 +468,10 @@ static int apply(struct loadctx *L, const struct conf_key *k, const char *origin
 		return 0;
 	case KT_SIZE:
 		if (conf_parse_size(v, &i64) < 0 || i64 < k->min || i64 > k->max) {
-			err_add(L->err, origin, k->name, "expected a size from 1MiB to 16GiB (e.g. 64MiB), got \"%s\"", v);
+			char lo[24], hi[24];
+			size_name(k->min, lo, sizeof(lo));
+			size_name(k->max, hi, sizeof(hi));
+			err_add(L->err, origin, k->name, "expected a size from %s to %s (e.g. 64MiB), got \"%s\"", lo, hi, v);
 			return -EINVAL;
 		}
 		*(int64_t *)f = i64;

@@ -96,6 +96,7 @@ struct conf {
 	int64_t quote_stale_after; /* ns */
 	bool debug_test_hooks;     /* debug.test-hooks: test-only control commands (tests only) */
 	int64_t debug_checkpoint_delay; /* ns; tests only: a pause before the store write and the commit */
+	int64_t debug_checkpoint_step;  /* bytes; tests only: the snapshot step size (0 = built-in) */
 
 	/* Bookkeeping: one slot per table key (value text, origin). */
 	struct conf_slot *slots;

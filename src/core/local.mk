@@ -4,6 +4,7 @@ src_libtorghut_a_SOURCES += \
 	src/core/conf.c src/core/conf.h \
 	src/core/conf_parse.c src/core/conf_parse.h \
 	src/core/notify.c src/core/notify.h \
+	src/core/hugemem.c src/core/hugemem.h \
 	src/core/bytes.h
 
 check_PROGRAMS += tests/unit/core/test_conf

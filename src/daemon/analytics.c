@@ -51,6 +51,11 @@ struct analytics {
 	int32_t schema_id[3];        /* bars, signals, status */
 	struct market_row *market; /* open addressing by symbol, MARKET_MAX slots */
 	size_t market_n;
+	/* analytics_hold: the timers' work waits (the engine is being saved) */
+	bool held, close_due, heartbeat_due;
+	struct ta_engine_saver saver;
+	ssize_t save_len;
+	int64_t save_off;
 };
 
 static struct market_row *market_row(struct analytics *a, const char *sym)
@@ -165,6 +170,10 @@ static void arm(struct analytics *a);
 static void on_close_timer(uv_timer_t *t)
 {
 	struct analytics *a = t->data;
+	if (a->held) {
+		a->close_due = true;
+		return;
+	}
 	a->due_mono = a->armed_mono;
 	ta_engine_advance(a->eng, mono(), clock_real_ns());
 	arm(a);
@@ -187,6 +196,10 @@ static void arm(struct analytics *a)
 static void on_heartbeat(uv_timer_t *t)
 {
 	struct analytics *a = t->data;
+	if (a->held) {
+		a->heartbeat_due = true;
+		return;
+	}
 	ta_engine_status(a->eng, mono(), clock_real_ns(), NULL);
 }
 
@@ -331,17 +344,42 @@ json_t *analytics_status_json(const struct analytics *a)
 		"kafka_refused", (json_int_t)a->produce_refused);
 }
 
-int analytics_state_save(const struct analytics *a, struct snapshot_writer *w)
+void analytics_hold(struct analytics *a, bool hold)
 {
-	int64_t now = mono();
-	ssize_t len = ta_engine_save(a->eng, now, NULL, 0);
-	uint8_t *p;
+	if (a->held == hold)
+		return;
+	a->held = hold;
+	if (hold)
+		return;
+	/* Released: what the timers would have done meanwhile, late by the
+	 * hold (bars close on event time, so only their latency shows it). */
+	if (a->close_due) {
+		a->close_due = false;
+		on_close_timer(&a->close_timer);
+	}
+	if (a->heartbeat_due) {
+		a->heartbeat_due = false;
+		on_heartbeat(&a->heartbeat);
+	}
+}
 
-	if (len < 0)
-		return (int)len;
-	if (!(p = snapshot_writer_reserve(w, SNAPSHOT_SEC_TA_ENGINE, (size_t)len)))
-		return -ENOMEM;
-	return ta_engine_save(a->eng, now, p, (size_t)len) == len ? 0 : -EIO;
+ssize_t analytics_state_save_begin(struct analytics *a)
+{
+	a->save_len = ta_engine_save_begin(a->eng, mono(), &a->saver);
+	return a->save_len < 0 ? a->save_len : SNAPSHOT_SECTION_HDR + a->save_len;
+}
+
+int analytics_state_save_reserve(struct analytics *a, struct snapshot_writer *w)
+{
+	if (a->save_len < 0)
+		return (int)a->save_len;
+	a->save_off = snapshot_writer_reserve_off(w, SNAPSHOT_SEC_TA_ENGINE, (size_t)a->save_len);
+	return a->save_off < 0 ? (int)a->save_off : 0;
+}
+
+int analytics_state_save_step(struct analytics *a, struct snapshot_writer *w, size_t budget)
+{
+	return ta_engine_save_step(a->eng, &a->saver, snapshot_writer_at(w, (size_t)a->save_off), budget);
 }
 
 int analytics_state_load(struct analytics *a, const struct snapshot *snap)

@@ -3,6 +3,9 @@
  * checkpoint interval), its records Avro-encoded to the TA topics. */
 #pragma once
 
+#include <stdbool.h>
+#include <sys/types.h>
+
 #include <jansson.h>
 #include <uv.h>
 
@@ -37,5 +40,11 @@ json_t *analytics_status_json(const struct analytics *a);
  * (unchanged on failure); a snapshot without the section loads nothing. */
 struct snapshot_writer;
 struct snapshot;
-int analytics_state_save(const struct analytics *a, struct snapshot_writer *w);
+/* Holds the engine still while a checkpoint saves it in steps: the bar
+ * close and heartbeat timers' work waits for the release. */
+void analytics_hold(struct analytics *a, bool hold);
+/* The TA engine section in steps (the contract of ingest_state_save_*). */
+ssize_t analytics_state_save_begin(struct analytics *a);
+int analytics_state_save_reserve(struct analytics *a, struct snapshot_writer *w);
+int analytics_state_save_step(struct analytics *a, struct snapshot_writer *w, size_t budget);
 int analytics_state_load(struct analytics *a, const struct snapshot *snap);

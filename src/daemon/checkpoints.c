@@ -20,6 +20,9 @@
 #define WAITERS_MAX 16
 #define RESTORE_RETRY_MS 1000
 #define FINGERPRINT_VERSION 1
+/* Bytes of state encoded per loop iteration: about 0.1-0.3 ms of work
+ * (docs/benchmarks.md), so the loop never pauses long for a checkpoint. */
+#define STEP_BYTES (256u * 1024)
 
 struct cp_waiter {
 	checkpoints_done_cb cb;
@@ -40,6 +43,11 @@ struct cp_run {
 	bool prepared;
 	int prep_status;
 	bool encoded;
+	bool encoding; /* steps running (the data path is held) */
+	bool sealing;  /* CRCs on the threadpool */
+	struct snapshot_writer w;
+	size_t cap;    /* of buf: reused by a later checkpoint */
+	int64_t work_ns, step_max_ns;
 	bool delayed_write, delayed_finish; /* debug.checkpoint-delay passed */
 	bool finishing, cancelling, committed;
 	int end_status;
@@ -60,7 +68,14 @@ struct checkpoints {
 	char fingerprint[256];
 	char savepoints[1024]; /* where `savepoint` without DIR writes */
 	uv_timer_t timer, timeout, retry, delay;
+	uv_idle_t encode_idle; /* a step of the snapshot per loop iteration */
+	uv_work_t seal_work;
+	int seal_rc;
 	int handles;
+	/* A snapshot buffer no longer needed, for the next one to write into:
+	 * its pages are already mapped */
+	uint8_t *spare;
+	size_t spare_cap;
 
 	uint64_t next_id;
 	bool running;
@@ -71,7 +86,7 @@ struct checkpoints {
 
 	/* the last committed state, for an in-process rewind */
 	uint8_t *good;
-	size_t good_len;
+	size_t good_len, good_cap;
 	uint64_t good_id;
 
 	/* start-up restore */
@@ -135,19 +150,59 @@ static const char *profile_name(const struct checkpoints *cp)
 	return outputs_exactly_once(cp->out) ? "exactly-once" : "low-latency";
 }
 
-/* The state as it is now; *pause_ns = the loop time it took. */
-static int encode(struct checkpoints *cp, uint64_t id, uint8_t **buf, size_t *len, int64_t *pause_ns)
+/* Keeps the larger of the spare and buf (a snapshot buffer nobody needs). */
+static void recycle(struct checkpoints *cp, uint8_t *buf, size_t cap)
+{
+	if (!buf)
+		return;
+	if (cap <= cp->spare_cap) {
+		free(buf);
+		return;
+	}
+	free(cp->spare);
+	cp->spare = buf;
+	cp->spare_cap = cap;
+}
+
+/* A writer for a snapshot of `need` bytes of sections, in the spare buffer
+ * when it is large enough (a fresh one's pages are faulted in as the steps
+ * write, spread over them). */
+static int writer_open(struct checkpoints *cp, struct snapshot_writer *w, uint64_t id, size_t need)
+{
+	uint8_t *buf = cp->spare;
+	size_t cap = cp->spare_cap;
+	cp->spare = NULL;
+	cp->spare_cap = 0;
+	if (!buf || cap < need + 4096) { /* growing one would copy */
+		/* Room to grow. Plain pages: faulting in a 2 MiB page (zeroing,
+		 * maybe compaction) measured up to 4 ms in one step. */
+		free(buf);
+		cap = need + need / 8 + 4096;
+		if (!(buf = malloc(cap)))
+			return -ENOMEM;
+	}
+	int rc = snapshot_writer_init_in(w, buf, cap, id, real_ns(), profile_name(cp), cp->fingerprint);
+	if (rc == 0)
+		rc = snapshot_writer_expect(w, need);
+	return rc;
+}
+
+/* The whole state at once (start-up, nothing streaming yet). */
+static int encode_now(struct checkpoints *cp, uint64_t id, uint8_t **buf, size_t *len, size_t *cap)
 {
 	struct snapshot_writer w;
-	int64_t t0 = mono();
-	int rc = snapshot_writer_init(&w, id, real_ns(), profile_name(cp), cp->fingerprint);
-	if (rc == 0 && (rc = cp->h.save(cp->h.arg, &w)) < 0)
+	ssize_t need = cp->h.save_begin(cp->h.arg);
+	int rc = need < 0 ? (int)need : writer_open(cp, &w, id, (size_t)need);
+	if (rc == 0 && (rc = cp->h.save_reserve(cp->h.arg, &w)) == 0)
+		while ((rc = cp->h.save_step(cp->h.arg, &w, SIZE_MAX)) == 0)
+			;
+	cp->h.save_end(cp->h.arg);
+	if (need >= 0 && rc < 0)
 		snapshot_writer_fini(&w);
-	else if (rc == 0)
-		rc = snapshot_writer_finish(&w, buf, len);
-	if (pause_ns)
-		*pause_ns = mono() - t0;
-	return rc;
+	if (rc < 0)
+		return rc;
+	*cap = w.cap;
+	return snapshot_writer_finish(&w, buf, len);
 }
 
 static int load(struct checkpoints *cp, const uint8_t *buf, size_t len, uint64_t id, const char *why, char *err,
@@ -165,16 +220,19 @@ static int load(struct checkpoints *cp, const uint8_t *buf, size_t len, uint64_t
 /* The rewind point is only needed where a transaction can abort (exactly-
  * once, or about to be): a snapshot can be tens of MB, so low-latency keeps
  * none. */
-static void keep_good(struct checkpoints *cp, uint8_t *buf, size_t len, uint64_t id)
+static void keep_good(struct checkpoints *cp, uint8_t *buf, size_t len, size_t cap, uint64_t id)
 {
+	recycle(cp, cp->good, cp->good_cap);
+	cp->good = NULL;
+	cp->good_len = cp->good_cap = 0;
 	if (!outputs_exactly_once(cp->out) && !(cp->switching && cp->switch_to == CONF_PROFILE_EXACTLY_ONCE)) {
-		free(buf);
+		recycle(cp, buf, cap);
 		buf = NULL;
-		len = 0;
+		len = cap = 0;
 	}
-	free(cp->good);
 	cp->good = buf;
 	cp->good_len = len;
+	cp->good_cap = cap;
 	cp->good_id = id;
 }
 
@@ -271,7 +329,7 @@ static void run_end(struct checkpoints *cp, int status, const char *why)
 			hist_record(cp->duration, cp->st.last_duration_ns);
 		cp->st.last_bytes = r->len;
 		cp->st.store_ok = true;
-		keep_good(cp, r->buf, r->len, id);
+		keep_good(cp, r->buf, r->len, r->cap, id);
 		r->buf = NULL;
 		if (r->savepoint)
 			snprintf(detail, sizeof(detail), "savepoint %" PRIu64 " in %s", id, r->savepoint);
@@ -284,7 +342,7 @@ static void run_end(struct checkpoints *cp, int status, const char *why)
 		set_error(cp, "checkpoint %" PRIu64 ": %s", id, why);
 		snprintf(detail, sizeof(detail), "%s", cp->last_error);
 		log_error(cp->log, LOG_SUB_STATE, "%s", cp->last_error);
-		free(r->buf);
+		recycle(cp, r->buf, r->cap);
 		r->buf = NULL;
 	}
 	free(r->savepoint);
@@ -309,8 +367,14 @@ static void end_when_idle(struct checkpoints *cp, int status, const char *why)
 		if (why != r->end_why)
 			snprintf(r->end_why, sizeof(r->end_why), "%s", why);
 	}
-	/* The store may still be reading the buffer. */
-	if (r->writing && !r->written)
+	if (r->encoding) { /* steps still running: stopped, the data path released */
+		r->encoding = false;
+		uv_idle_stop(&cp->encode_idle);
+		snapshot_writer_fini(&r->w);
+		cp->h.save_end(cp->h.arg);
+	}
+	/* The store (or the CRC job) may still be reading the buffer. */
+	if ((r->writing && !r->written) || r->sealing)
 		return;
 	run_end(cp, r->end_status, r->end_why);
 }
@@ -325,7 +389,7 @@ static void on_savepoint_written(int status, void *arg)
 		/* The checkpoint itself is committed; only the copy failed. */
 		snprintf(why, sizeof(why), "savepoint %s: %s", r->savepoint, strerror(-status));
 		cp->st.store_ok = false;
-		keep_good(cp, r->buf, r->len, r->id);
+		keep_good(cp, r->buf, r->len, r->cap, r->id);
 		r->buf = NULL;
 		run_end(cp, status, why);
 		return;
@@ -343,7 +407,7 @@ static void committed(struct checkpoints *cp)
 		if (store_write_to(cp->store, r->savepoint, r->id, r->buf, r->len, on_savepoint_written, cp) == 0)
 			return;
 		r->writing = false;
-		keep_good(cp, r->buf, r->len, r->id);
+		keep_good(cp, r->buf, r->len, r->cap, r->id);
 		r->buf = NULL;
 		run_end(cp, -EIO, "cannot queue the savepoint write");
 		return;
@@ -499,11 +563,129 @@ static void on_timeout(uv_timer_t *t)
 		end_when_idle(cp, -ETIMEDOUT, r->end_why);
 }
 
+static void maybe_free(struct checkpoints *cp);
+
+static void encode_failed(struct checkpoints *cp, int rc)
+{
+	struct cp_run *r = &cp->run;
+	char why[256];
+	snprintf(why, sizeof(why), "cannot encode the state: %s", strerror(-rc));
+	r->cancelling = true;
+	r->end_status = rc;
+	snprintf(r->end_why, sizeof(r->end_why), "%s", why);
+	if (outputs_commit_cancel(cp->out, on_committed, cp) < 0)
+		run_end(cp, rc, why);
+}
+
+/* The snapshot is complete: phase 2 of the protocol. */
+static void encoded(struct checkpoints *cp)
+{
+	struct cp_run *r = &cp->run;
+	r->encoded = true;
+	cp->st.last_snapshot_ns = r->work_ns;
+	cp->st.last_step_max_ns = r->step_max_ns;
+	if (r->work_ns > cp->st.max_snapshot_ns)
+		cp->st.max_snapshot_ns = r->work_ns;
+	if (r->step_max_ns > cp->st.max_step_ns)
+		cp->st.max_step_ns = r->step_max_ns;
+	uv_timer_start(&cp->timeout, on_timeout, (uint64_t)(cp->conf->checkpoint_timeout / 1000000), 0);
+	/* 2. exactly-once: the store write runs while the deliveries finish */
+	if (r->exactly_once)
+		start_write(cp);
+	if (cp->running && r->prepared && r->prep_status < 0)
+		end_when_idle(cp, r->prep_status, "the Kafka transaction was aborted");
+	else if (cp->running)
+		step(cp);
+}
+
+static void seal_work(uv_work_t *w)
+{
+	struct checkpoints *cp = w->data;
+	struct cp_run *r = &cp->run;
+	r->cap = r->w.cap;
+	cp->seal_rc = snapshot_writer_finish(&r->w, &r->buf, &r->len);
+}
+
+static void seal_after(uv_work_t *w, int status)
+{
+	struct checkpoints *cp = w->data;
+	struct cp_run *r = &cp->run;
+	r->sealing = false;
+	if (status < 0 && cp->seal_rc == 0) { /* never ran: the writer is intact */
+		snapshot_writer_fini(&r->w);
+		cp->seal_rc = status;
+	}
+	if (r->end_status) { /* ended meanwhile (closing) */
+		run_end(cp, r->end_status, r->end_why);
+		maybe_free(cp);
+		return;
+	}
+	if (cp->seal_rc < 0)
+		encode_failed(cp, cp->seal_rc);
+	else
+		encoded(cp);
+}
+
+/* One step of the snapshot per loop iteration; other callbacks run in
+ * between, but nothing that changes the state (it is held). */
+static void on_encode_idle(uv_idle_t *h)
+{
+	struct checkpoints *cp = h->data;
+	struct cp_run *r = &cp->run;
+	int64_t t0 = mono();
+	int rc = cp->h.save_step(cp->h.arg, &r->w,
+				 cp->conf->debug_checkpoint_step ? (size_t)cp->conf->debug_checkpoint_step : STEP_BYTES);
+	int64_t dt = mono() - t0;
+	r->work_ns += dt;
+	if (dt > r->step_max_ns)
+		r->step_max_ns = dt;
+	if (rc == 0)
+		return;
+	uv_idle_stop(&cp->encode_idle);
+	r->encoding = false;
+	cp->h.save_end(cp->h.arg); /* the state may move on: the bytes are taken */
+	if (rc < 0) {
+		snapshot_writer_fini(&r->w);
+		encode_failed(cp, rc);
+		return;
+	}
+	/* The CRCs of tens of MB are not the loop's work. */
+	r->sealing = true;
+	cp->seal_work.data = cp;
+	int q = uv_queue_work(cp->loop, &cp->seal_work, seal_work, seal_after);
+	if (q < 0) {
+		r->sealing = false;
+		snapshot_writer_fini(&r->w);
+		encode_failed(cp, q);
+	}
+}
+
+/* The boundary's state: held still, its sections sized and reserved (and
+ * the small ones written) now, the rest in steps. */
+static int encode_begin(struct checkpoints *cp)
+{
+	struct cp_run *r = &cp->run;
+	int64_t t0 = mono();
+	ssize_t need = cp->h.save_begin(cp->h.arg);
+	int rc = need < 0 ? (int)need : writer_open(cp, &r->w, r->id, (size_t)need);
+	if (rc == 0)
+		rc = cp->h.save_reserve(cp->h.arg, &r->w);
+	r->work_ns = r->step_max_ns = mono() - t0;
+	if (rc < 0) {
+		if (need >= 0)
+			snapshot_writer_fini(&r->w);
+		cp->h.save_end(cp->h.arg);
+		return rc;
+	}
+	r->encoding = true;
+	uv_idle_start(&cp->encode_idle, on_encode_idle);
+	return 0;
+}
+
 static int take(struct checkpoints *cp, const char *savepoint, checkpoints_done_cb done, void *arg)
 {
 	struct cp_run *r = &cp->run;
-	char detail[256], why[256];
-	int64_t pause;
+	char detail[256];
 	int rc;
 
 	if (cp->closing)
@@ -549,27 +731,8 @@ static int take(struct checkpoints *cp, const char *savepoint, checkpoints_done_
 	if (r->exactly_once && cp->h.marker && outputs_txn_id(cp->out) &&
 	    kafka_markers_detail(outputs_txn_id(cp->out), outputs_txn_tag(cp->out), detail, sizeof(detail)) > 0)
 		r->marker_len = cp->h.marker(cp->h.arg, r->id, detail, r->marker, sizeof(r->marker), &r->key);
-	if ((rc = encode(cp, r->id, &r->buf, &r->len, &pause)) < 0) {
-		snprintf(why, sizeof(why), "cannot encode the state: %s", strerror(-rc));
-		r->cancelling = true;
-		r->end_status = rc;
-		snprintf(r->end_why, sizeof(r->end_why), "%s", why);
-		if (outputs_commit_cancel(cp->out, on_committed, cp) < 0)
-			run_end(cp, rc, why);
-		return 0;
-	}
-	r->encoded = true;
-	cp->st.last_snapshot_ns = pause;
-	if (pause > cp->st.max_snapshot_ns)
-		cp->st.max_snapshot_ns = pause;
-	uv_timer_start(&cp->timeout, on_timeout, (uint64_t)(cp->conf->checkpoint_timeout / 1000000), 0);
-	/* 2. exactly-once: the store write runs while the deliveries finish */
-	if (r->exactly_once)
-		start_write(cp);
-	if (cp->running && r->prepared && r->prep_status < 0)
-		end_when_idle(cp, r->prep_status, "the Kafka transaction was aborted");
-	else if (cp->running)
-		step(cp);
+	if ((rc = encode_begin(cp)) < 0)
+		encode_failed(cp, rc);
 	return 0;
 }
 
@@ -686,13 +849,13 @@ static void restore_finish(struct checkpoints *cp, int status, const char *why)
 	if (status == 0) {
 		/* The state now is the committed state: the rewind point. */
 		uint8_t *buf = NULL;
-		size_t len = 0;
-		int rc = outputs_exactly_once(cp->out) ? encode(cp, cp->st.restored_id, &buf, &len, NULL) : 0;
+		size_t len = 0, cap = 0;
+		int rc = outputs_exactly_once(cp->out) ? encode_now(cp, cp->st.restored_id, &buf, &len, &cap) : 0;
 		if (rc < 0) {
 			status = rc;
 			why = "cannot encode the restored state";
 		} else {
-			keep_good(cp, buf, len, cp->st.restored_id);
+			keep_good(cp, buf, len, cap, cp->st.restored_id);
 			cp->next_id = (cp->newest_id > cp->st.restored_id ? cp->newest_id : cp->st.restored_id) + 1;
 			cp->active = true;
 			cp->st.store_ok = true;
@@ -755,7 +918,6 @@ static void report_skipped(struct checkpoints *cp, const struct store_latest *re
 }
 
 static void restore_begin(struct checkpoints *cp);
-static void maybe_free(struct checkpoints *cp);
 
 static void on_retry(uv_timer_t *t)
 {
@@ -936,8 +1098,9 @@ int checkpoints_new(uv_loop_t *loop, const struct conf *c, struct log *log, stru
 
 	if (!cp)
 		return -ENOMEM;
-	if (c->debug_checkpoint_delay && !c->debug_test_hooks) {
-		snprintf(err, errlen, "debug.checkpoint-delay: needs debug.test-hooks=true (tests only)");
+	if ((c->debug_checkpoint_delay || c->debug_checkpoint_step) && !c->debug_test_hooks) {
+		snprintf(err, errlen, "%s: needs debug.test-hooks=true (tests only)",
+			 c->debug_checkpoint_delay ? "debug.checkpoint-delay" : "debug.checkpoint-step");
 		free(cp);
 		return -EINVAL;
 	}
@@ -983,19 +1146,21 @@ int checkpoints_new(uv_loop_t *loop, const struct conf *c, struct log *log, stru
 	uv_timer_init(loop, &cp->timeout);
 	uv_timer_init(loop, &cp->retry);
 	uv_timer_init(loop, &cp->delay);
-	cp->timer.data = cp->timeout.data = cp->retry.data = cp->delay.data = cp;
-	cp->handles = 4;
+	uv_idle_init(loop, &cp->encode_idle);
+	cp->timer.data = cp->timeout.data = cp->retry.data = cp->delay.data = cp->encode_idle.data = cp;
+	cp->handles = 5;
 	*res = cp;
 	return 0;
 }
 
 static void maybe_free(struct checkpoints *cp)
 {
-	if (cp->handles > 0 || cp->scanning || cp->store)
+	if (cp->handles > 0 || cp->scanning || cp->store || cp->run.sealing)
 		return;
 	void (*cb)(void *) = cp->closed_cb;
 	void *arg = cp->closed_arg;
 	free(cp->good);
+	free(cp->spare);
 	free(cp->cand);
 	free(cp->run.buf);
 	free(cp->run.savepoint);
@@ -1030,6 +1195,7 @@ void checkpoints_close(struct checkpoints *cp, void (*cb)(void *arg), void *arg)
 	uv_close((uv_handle_t *)&cp->timeout, handle_closed);
 	uv_close((uv_handle_t *)&cp->retry, handle_closed);
 	uv_close((uv_handle_t *)&cp->delay, handle_closed);
+	uv_close((uv_handle_t *)&cp->encode_idle, handle_closed);
 	/* Jobs already queued finish first (their callbacks see closing). */
 	store_close(cp->store, store_closed, cp);
 }
@@ -1077,6 +1243,8 @@ json_t *checkpoints_status_json(const struct checkpoints *cp)
 	json_object_set_new(o, "last_duration_ms", json_real(s->last_duration_ns / 1e6));
 	json_object_set_new(o, "last_snapshot_ms", json_real(s->last_snapshot_ns / 1e6));
 	json_object_set_new(o, "max_snapshot_ms", json_real(s->max_snapshot_ns / 1e6));
+	json_object_set_new(o, "last_snapshot_step_max_ms", json_real(s->last_step_max_ns / 1e6));
+	json_object_set_new(o, "max_snapshot_step_ms", json_real(s->max_step_ns / 1e6));
 	json_object_set_new(o, "last_bytes", json_integer((json_int_t)s->last_bytes));
 	json_object_set_new(o, "restore_ms", json_real(s->restore_ns / 1e6));
 	json_object_set_new(o, "last_error", cp->last_error[0] ? json_string(cp->last_error) : json_null());

@@ -46,8 +46,17 @@ struct snapshot_writer;
 struct snapshot;
 
 struct checkpoints_hooks {
-	/* Every section of the state into w (0 or a negative code). */
-	int (*save)(void *arg, struct snapshot_writer *w);
+	/* The state into a snapshot, in steps so that the loop never pauses
+	 * long (docs/architecture.md, "What a checkpoint costs the loop"):
+	 * save_begin holds the state still (the data path waits) and returns
+	 * the bytes its sections take, headers included; save_reserve puts
+	 * them into w; each save_step writes about `budget` more bytes: 1 when
+	 * all is written, 0 when more remains, < 0 on error; save_end releases
+	 * the hold (after the last step, an error, or a cancel). */
+	ssize_t (*save_begin)(void *arg);
+	int (*save_reserve)(void *arg, struct snapshot_writer *w);
+	int (*save_step)(void *arg, struct snapshot_writer *w, size_t budget);
+	void (*save_end)(void *arg);
 	/* Replace the state from snap; why = "restart" or "transaction aborted". */
 	int (*load)(void *arg, const struct snapshot *snap, uint64_t id, const char *why);
 	/* The marker record for checkpoint id (the feed as key): its length,
@@ -65,8 +74,10 @@ struct checkpoints_stats {
 	uint64_t last_id;            /* last completed checkpoint, 0 = none */
 	int64_t last_done_real_ns;   /* when it completed */
 	int64_t last_duration_ns;    /* boundary -> complete */
-	int64_t last_snapshot_ns;    /* the loop pause to encode it */
+	int64_t last_snapshot_ns;    /* the loop's work to encode it (in steps) */
 	int64_t max_snapshot_ns;
+	int64_t last_step_max_ns;    /* its longest step: the longest loop pause */
+	int64_t max_step_ns;
 	size_t last_bytes;
 	bool in_progress;
 	bool store_ok;               /* the last store operation succeeded */

@@ -428,15 +428,57 @@ static void on_outputs_aborted(void *arg, const char *why)
 
 /* ---------------------------------------------------------------- state */
 
-static int cp_save(void *arg, struct snapshot_writer *w)
+/* The checkpoint's view of the state: ingest (dedup, seq, channel times)
+ * then the TA engine, held still from begin to end. */
+static ssize_t cp_save_begin(void *arg)
+{
+	struct daemon *d = arg;
+	ssize_t n = 0, m;
+	if (d->in)
+		ingest_hold(d->in, true);
+	if (d->ta)
+		analytics_hold(d->ta, true);
+	if (d->in && (m = ingest_state_save_begin(d->in)) < 0)
+		return m;
+	n += d->in ? m : 0;
+	if (d->ta && (m = analytics_state_save_begin(d->ta)) < 0)
+		return m;
+	return n + (d->ta ? m : 0);
+}
+
+static int cp_save_reserve(void *arg, struct snapshot_writer *w)
 {
 	struct daemon *d = arg;
 	int rc = 0;
-	if (d->in && (rc = ingest_state_save(d->in, w)) < 0)
+	if (d->in && (rc = ingest_state_save_reserve(d->in, w)) < 0)
 		return rc;
-	if (d->ta && (rc = analytics_state_save(d->ta, w)) < 0)
+	if (d->ta && (rc = analytics_state_save_reserve(d->ta, w)) < 0)
 		return rc;
 	return 0;
+}
+
+static int cp_save_step(void *arg, struct snapshot_writer *w, size_t budget)
+{
+	struct daemon *d = arg;
+	if (d->in && !d->in_saved) {
+		int rc = ingest_state_save_step(d->in, w, budget);
+		if (rc <= 0)
+			return rc;
+		d->in_saved = true;
+		return d->ta ? 0 : 1;
+	}
+	d->in_saved = false;
+	return d->ta ? analytics_state_save_step(d->ta, w, budget) : 1;
+}
+
+static void cp_save_end(void *arg)
+{
+	struct daemon *d = arg;
+	d->in_saved = false;
+	if (d->ta)
+		analytics_hold(d->ta, false);
+	if (d->in)
+		ingest_hold(d->in, false);
 }
 
 static int cp_load(void *arg, const struct snapshot *snap, uint64_t id, const char *why)
@@ -617,7 +659,8 @@ int daemon_run(const struct daemon_args *a, struct conf *conf, struct log *log)
 	}
 
 	/* 5b. the checkpoint store and coordinator (restores once Kafka is up) */
-	struct checkpoints_hooks ch = {.save = cp_save, .load = cp_load, .marker = cp_marker,
+	struct checkpoints_hooks ch = {.save_begin = cp_save_begin, .save_reserve = cp_save_reserve,
+				       .save_step = cp_save_step, .save_end = cp_save_end, .load = cp_load, .marker = cp_marker,
 				       .marker_key = cp_marker_key, .fatal = cp_fatal, .arg = d};
 	if ((rc = checkpoints_new(&d->loop, conf, log, d->out, &ch, &d->cp, err, sizeof(err))) < 0) {
 		d->cp = NULL;

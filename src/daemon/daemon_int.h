@@ -41,6 +41,7 @@ struct daemon {
 	struct ingest *in;          /* NULL for role=ta or when unconfigured */
 	const char *ingest_off;     /* why there is no Alpaca source, or NULL */
 	struct checkpoints *cp;     /* the checkpoint coordinator */
+	bool in_saved; /* the checkpoint being encoded has the ingest sections */
 
 	enum daemon_state state;
 	int exit_code;

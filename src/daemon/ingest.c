@@ -55,6 +55,13 @@ struct ingest {
 	uv_check_t slice_check; /* after each iteration's I/O: a new slice, reading resumed */
 	int64_t slice_start;    /* mono ns of the slice's first frame; 0 = none yet */
 	bool read_paused;
+	/* ingest_hold: frames that arrive are kept here, in order, until release */
+	bool held;
+	struct held_frame *held_head, **held_tail;
+	uv_idle_t drain_idle;        /* kept frames handled a slice per iteration */
+	ssize_t dd_len;
+	struct dedup_saver dd_saver; /* the checkpoint's dedup save in steps */
+	int64_t dd_off;              /* its section in the writer */
 	char *env;             /* envelope scratch */
 	struct envelope_cache env_cache;
 	size_t env_cap;
@@ -67,7 +74,7 @@ struct ingest {
 	/* backpressure losses not yet reported as a gap event */
 	uint64_t drop_pending, drops_total, duplicates, produce_errors;
 	int64_t drop_first_t, drop_last_t;
-	uint64_t frames, frame_errors, events;
+	uint64_t frames, frame_errors, events, held_oom;
 
 	/* Per channel: the newest event time accepted (checkpointed: where a
 	 * gap after a restore starts, and what a backfill would need). */
@@ -362,11 +369,49 @@ static void on_parsed(void *arg, const struct event *ev)
 		in->hooks.on_event(in->hooks.arg, ev);
 }
 
+/* A frame that arrived during a hold, with its arrival times. */
+struct held_frame {
+	struct held_frame *next;
+	enum ws_msg_type type;
+	int64_t real, mono;
+	size_t len;
+	uint8_t msg[];
+};
+
+static void handle_message(struct ingest *in, enum ws_msg_type type, const uint8_t *msg, size_t len, int64_t real,
+			   int64_t mono);
+static void on_drain_idle(uv_idle_t *h);
+
 static void ws_on_message(void *user, enum ws_msg_type type, const uint8_t *msg, size_t len)
 {
 	struct ingest *in = user;
 	int64_t real = clock_real_ns(), mono = now_mono();
 
+	if (in->held || in->held_head) { /* held, or kept frames not yet handled */
+		struct held_frame *f = malloc(sizeof(*f) + len);
+		if (f) {
+			*f = (struct held_frame){.type = type, .real = real, .mono = mono, .len = len};
+			memcpy(f->msg, msg, len);
+			*in->held_tail = f;
+			in->held_tail = &f->next;
+			/* what is already read is kept; the rest waits in the socket */
+			if (!in->read_paused && in->ws) {
+				in->read_paused = true;
+				wsconn_read_pause(in->ws, true);
+			}
+			arm_session_timer(in);
+			return;
+		}
+		/* out of memory: handled now rather than lost (the checkpoint
+		 * being encoded may then mix in this frame; counted) */
+		in->held_oom++;
+	}
+	handle_message(in, type, msg, len, real, mono);
+}
+
+static void handle_message(struct ingest *in, enum ws_msg_type type, const uint8_t *msg, size_t len, int64_t real,
+			   int64_t mono)
+{
 	in->frames++;
 	if (type != WS_MSG_TEXT || frame_parse(in->parser, (const char *)msg, len, real, mono, on_parsed, in) < 0) {
 		in->frame_errors++; /* counted in the parser's stats by reason too */
@@ -459,8 +504,10 @@ int ingest_new(uv_loop_t *loop, const struct conf *c, struct log *log, struct ou
 	uv_timer_init(loop, &in->sess_timer);
 	uv_timer_init(loop, &in->gap_timer);
 	uv_check_init(loop, &in->slice_check);
-	in->sess_timer.data = in->gap_timer.data = in->slice_check.data = in;
-	in->handles = 3;
+	uv_idle_init(loop, &in->drain_idle);
+	in->sess_timer.data = in->gap_timer.data = in->slice_check.data = in->drain_idle.data = in;
+	in->held_tail = &in->held_head;
+	in->handles = 4;
 	*res = in;
 	return 0;
 fail:
@@ -483,7 +530,7 @@ static void on_slice_check(uv_check_t *h)
 {
 	struct ingest *in = h->data;
 	in->slice_start = 0;
-	if (in->read_paused) {
+	if (in->read_paused && !in->held && !in->held_head) {
 		in->read_paused = false;
 		wsconn_read_pause(in->ws, false);
 	}
@@ -505,6 +552,10 @@ static void maybe_free(struct ingest *in)
 		return;
 	void (*cb)(void *) = in->closed_cb;
 	void *arg = in->closed_arg;
+	for (struct held_frame *f = in->held_head, *next; f; f = next) {
+		next = f->next;
+		free(f);
+	}
 	alpaca_free(in->sess);
 	tls_config_free(in->tls);
 	seq_map_free(in->seq);
@@ -547,6 +598,7 @@ void ingest_close(struct ingest *in, void (*cb)(void *arg), void *arg)
 	uv_close((uv_handle_t *)&in->sess_timer, timer_closed);
 	uv_close((uv_handle_t *)&in->gap_timer, timer_closed);
 	uv_close((uv_handle_t *)&in->slice_check, timer_closed);
+	uv_close((uv_handle_t *)&in->drain_idle, timer_closed);
 	if (in->rec) {
 		in->handles++; /* the recorder's last write and close */
 		recorder_close(in->rec, recorder_closed, in);
@@ -716,29 +768,90 @@ const char *ingest_feed(const struct ingest *in)
 	return in->feed;
 }
 
-int ingest_state_save(const struct ingest *in, struct snapshot_writer *w)
+/* Kept frames, oldest first, a slice at a time (a 50 ms hold at full rate
+ * is thousands of messages); reading resumes when none is left. */
+static void drain_held(struct ingest *in)
+{
+	int64_t start = now_mono();
+	while (in->held_head && !in->held && !in->closing) {
+		struct held_frame *f = in->held_head;
+		if (!(in->held_head = f->next))
+			in->held_tail = &in->held_head;
+		handle_message(in, f->type, f->msg, f->len, f->real, f->mono);
+		free(f);
+		if (now_mono() - start > INGEST_SLICE_NS)
+			break;
+	}
+	if (in->held_head && !in->held && !in->closing) {
+		uv_idle_start(&in->drain_idle, on_drain_idle);
+		return;
+	}
+	uv_idle_stop(&in->drain_idle);
+	if (!in->held && !in->held_head && in->read_paused && in->ws && !in->closing) {
+		in->read_paused = false;
+		wsconn_read_pause(in->ws, false);
+	}
+}
+
+static void on_drain_idle(uv_idle_t *h)
+{
+	drain_held(h->data);
+}
+
+void ingest_hold(struct ingest *in, bool hold)
+{
+	if (in->held == hold)
+		return;
+	in->held = hold;
+	if (!hold)
+		drain_held(in);
+}
+
+/* The channel times as (name, time) pairs: their count. */
+static size_t channel_times(const struct ingest *in, struct snapshot_kv *kv)
+{
+	size_t n = 0;
+	for (int k = 1; k < EVENT_CTL_SUCCESS; k++)
+		if (in->last_t[k] && event_channel((enum event_kind)k))
+			kv[n++] = (struct snapshot_kv){event_channel((enum event_kind)k), in->last_t[k]};
+	return n;
+}
+
+ssize_t ingest_state_save_begin(struct ingest *in)
 {
 	struct snapshot_kv kv[EVENT_CTL_SUCCESS];
-	size_t n = 0;
-	ssize_t len;
-	uint8_t *p;
+	ssize_t dd = in->dd_len = dedup_save_begin(in->dedup, &in->dd_saver);
+	int sl = seq_map_save(in->seq, NULL, 0);
+	int64_t kl = snapshot_kv_encode(kv, channel_times(in, kv), NULL, 0);
+	if (dd < 0 || sl < 0 || kl < 0)
+		return dd < 0 ? dd : sl < 0 ? sl : (ssize_t)kl;
+	return 3 * SNAPSHOT_SECTION_HDR + dd + sl + (ssize_t)kl;
+}
 
-	len = dedup_save(in->dedup, NULL, 0);
-	if (len < 0 || !(p = snapshot_writer_reserve(w, SNAPSHOT_SEC_DEDUP, (size_t)len)) ||
-	    dedup_save(in->dedup, p, (size_t)len) != len)
-		return len < 0 ? (int)len : -ENOMEM;
+int ingest_state_save_reserve(struct ingest *in, struct snapshot_writer *w)
+{
+	struct snapshot_kv kv[EVENT_CTL_SUCCESS];
+	size_t n = channel_times(in, kv);
+	if (in->dd_len < 0)
+		return (int)in->dd_len;
+	if ((in->dd_off = snapshot_writer_reserve_off(w, SNAPSHOT_SEC_DEDUP, (size_t)in->dd_len)) < 0)
+		return (int)in->dd_off;
+	/* the small sections now; the dedup window in steps */
+	uint8_t *p;
 	int sl = seq_map_save(in->seq, NULL, 0);
 	if (sl < 0 || !(p = snapshot_writer_reserve(w, SNAPSHOT_SEC_SEQ, (size_t)sl)) ||
 	    seq_map_save(in->seq, p, (size_t)sl) != sl)
 		return sl < 0 ? sl : -ENOMEM;
-	for (int k = 1; k < EVENT_CTL_SUCCESS; k++)
-		if (in->last_t[k] && event_channel((enum event_kind)k))
-			kv[n++] = (struct snapshot_kv){event_channel((enum event_kind)k), in->last_t[k]};
 	int64_t kl = snapshot_kv_encode(kv, n, NULL, 0);
 	if (kl < 0 || !(p = snapshot_writer_reserve(w, SNAPSHOT_SEC_CHANNEL_TIMES, (size_t)kl)) ||
 	    snapshot_kv_encode(kv, n, p, (size_t)kl) != kl)
 		return kl < 0 ? (int)kl : -ENOMEM;
 	return 0;
+}
+
+int ingest_state_save_step(struct ingest *in, struct snapshot_writer *w, size_t budget)
+{
+	return dedup_save_step(in->dedup, &in->dd_saver, snapshot_writer_at(w, (size_t)in->dd_off), budget);
 }
 
 static int load_channel_time(const char *key, size_t key_len, int64_t value, void *arg)

@@ -68,8 +68,18 @@ struct snapshot_writer;
 struct snapshot;
 ssize_t ingest_marker(struct ingest *in, uint64_t id, const char *detail, char *buf, size_t cap);
 const char *ingest_feed(const struct ingest *in);
-/* Dedup windows, seq counters, per-channel last event times. */
-int ingest_state_save(const struct ingest *in, struct snapshot_writer *w);
+/* Holds the data path still while a checkpoint encodes the state in
+ * steps: frames that arrive are kept in order (reading pauses) and handled
+ * on release, so nothing the snapshot covers changes between its steps. */
+void ingest_hold(struct ingest *in, bool hold);
+/* The state (dedup window, seq counters, per-channel last event times) in
+ * steps, held still from begin to the last step: begin returns the bytes
+ * its sections take in a snapshot (headers included) or a negative code;
+ * reserve puts them into w (the small ones written now); step writes the
+ * next `budget` bytes of the dedup window: 1 complete, 0 more, < 0 error. */
+ssize_t ingest_state_save_begin(struct ingest *in);
+int ingest_state_save_reserve(struct ingest *in, struct snapshot_writer *w);
+int ingest_state_save_step(struct ingest *in, struct snapshot_writer *w, size_t budget);
 /* Replaces them from a snapshot (0 or -EINVAL) and arms the recovery gap:
  * the first live event reports a gap from the restored channel times to
  * itself, with detail "<why> from checkpoint <id>". */

@@ -12,16 +12,23 @@
 #define SYM_MAX 24
 #define SEQ_MAGIC 0x53514d31u /* "SQM1" */
 
-struct slot {
-	uint64_t hash; /* 0: empty */
+/* Entries in insertion order (the order they are saved in, so a save is
+ * one pass without sorting, and a load re-inserts in the same order:
+ * saving again gives the same bytes), found through an index. */
+struct ent {
+	uint64_t hash;
 	int64_t seq;
 	uint8_t channel;
+	uint8_t len;
 	char symbol[SYM_MAX];
 };
 
 struct seq_map {
-	struct slot *slots;
-	size_t cap, count; /* cap is a power of two */
+	struct ent *v;
+	size_t count, vcap;
+	uint32_t *idx;  /* entry index + 1, 0 = empty; open addressing */
+	size_t cap;     /* index slots, a power of two */
+	size_t bytes;   /* what seq_map_save writes */
 };
 
 static uint64_t key_hash(unsigned channel, const char *s)
@@ -38,8 +45,9 @@ struct seq_map *seq_map_new(void)
 	if (!m)
 		return NULL;
 	m->cap = 64;
-	m->slots = calloc(m->cap, sizeof(*m->slots));
-	if (!m->slots) {
+	m->bytes = 8;
+	m->idx = calloc(m->cap, sizeof(*m->idx));
+	if (!m->idx) {
 		free(m);
 		return NULL;
 	}
@@ -49,64 +57,80 @@ struct seq_map *seq_map_new(void)
 void seq_map_free(struct seq_map *m)
 {
 	if (m) {
-		free(m->slots);
+		free(m->v);
+		free(m->idx);
 		free(m);
 	}
 }
 
-static struct slot *find(const struct seq_map *m, uint64_t h, unsigned channel, const char *symbol)
+/* The index slot of (channel, symbol): holding it, or empty where it goes. */
+static uint32_t *find(const struct seq_map *m, uint64_t h, unsigned channel, const char *symbol)
 {
 	for (size_t i = h & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
-		struct slot *s = &m->slots[i];
-		if (s->hash == 0 ||
-		    (s->hash == h && s->channel == channel && strcmp(s->symbol, symbol) == 0))
-			return s;
+		uint32_t x = m->idx[i];
+		if (x == 0)
+			return &m->idx[i];
+		const struct ent *e = &m->v[x - 1];
+		if (e->hash == h && e->channel == channel && strcmp(e->symbol, symbol) == 0)
+			return &m->idx[i];
 	}
 }
 
-static int grow(struct seq_map *m)
+static int grow_index(struct seq_map *m)
 {
-	struct seq_map n = {.cap = m->cap * 2};
-	n.slots = calloc(n.cap, sizeof(*n.slots));
-	if (!n.slots)
+	size_t cap = m->cap * 2;
+	uint32_t *idx = calloc(cap, sizeof(*idx));
+	if (!idx)
 		return -ENOMEM;
-	for (size_t i = 0; i < m->cap; i++)
-		if (m->slots[i].hash)
-			*find(&n, m->slots[i].hash, m->slots[i].channel, m->slots[i].symbol) = m->slots[i];
-	free(m->slots);
-	m->slots = n.slots;
-	m->cap = n.cap;
+	for (size_t k = 0; k < m->count; k++) {
+		size_t i = m->v[k].hash & (cap - 1);
+		while (idx[i])
+			i = (i + 1) & (cap - 1);
+		idx[i] = (uint32_t)k + 1;
+	}
+	free(m->idx);
+	m->idx = idx;
+	m->cap = cap;
 	return 0;
 }
 
-static struct slot *upsert(struct seq_map *m, unsigned channel, const char *symbol)
+static struct ent *upsert(struct seq_map *m, unsigned channel, const char *symbol)
 {
-	if (strlen(symbol) >= SYM_MAX || channel > 255)
+	size_t len = strlen(symbol);
+	if (len >= SYM_MAX || channel > 255)
 		return NULL;
-	if ((m->count + 1) * 4 > m->cap * 3 && grow(m) < 0) /* load <= 0.75 */
+	if ((m->count + 1) * 4 > m->cap * 3 && grow_index(m) < 0) /* load <= 0.75 */
 		return NULL;
 	uint64_t h = key_hash(channel, symbol);
-	struct slot *s = find(m, h, channel, symbol);
-	if (!s->hash) {
-		s->hash = h;
-		s->channel = (uint8_t)channel;
-		strcpy(s->symbol, symbol);
-		s->seq = 0;
-		m->count++;
+	uint32_t *slot = find(m, h, channel, symbol);
+	if (*slot)
+		return &m->v[*slot - 1];
+	if (m->count == m->vcap) {
+		size_t vcap = m->vcap ? m->vcap * 2 : 64;
+		struct ent *v = m->count >= UINT32_MAX - 1 ? NULL : realloc(m->v, vcap * sizeof(*v));
+		if (!v)
+			return NULL;
+		m->v = v;
+		m->vcap = vcap;
 	}
-	return s;
+	struct ent *e = &m->v[m->count];
+	*e = (struct ent){.hash = h, .channel = (uint8_t)channel, .len = (uint8_t)len};
+	memcpy(e->symbol, symbol, len + 1);
+	*slot = (uint32_t)++m->count;
+	m->bytes += 2 + len + 8;
+	return e;
 }
 
 int64_t seq_map_next(struct seq_map *m, unsigned channel, const char *symbol)
 {
-	struct slot *s = upsert(m, channel, symbol);
-	return s ? ++s->seq : -ENOMEM;
+	struct ent *e = upsert(m, channel, symbol);
+	return e ? ++e->seq : -ENOMEM;
 }
 
 int64_t seq_map_peek(const struct seq_map *m, unsigned channel, const char *symbol)
 {
-	const struct slot *s = find(m, key_hash(channel, symbol), channel, symbol);
-	return s->hash ? s->seq : 0;
+	const uint32_t *slot = find(m, key_hash(channel, symbol), channel, symbol);
+	return *slot ? m->v[*slot - 1].seq : 0;
 }
 
 size_t seq_map_count(const struct seq_map *m)
@@ -115,50 +139,28 @@ size_t seq_map_count(const struct seq_map *m)
 }
 
 /* Format: magic u32, count u32, then per entry: channel u8, symbol length u8,
- * symbol bytes, seq i64; all little-endian; entries sorted by (channel, symbol). */
-static int slot_cmp(const void *a, const void *b)
-{
-	const struct slot *x = *(const struct slot *const *)a, *y = *(const struct slot *const *)b;
-	if (x->channel != y->channel)
-		return x->channel < y->channel ? -1 : 1;
-	return strcmp(x->symbol, y->symbol);
-}
-
+ * symbol bytes, seq i64; all little-endian; entries in insertion order. */
 int seq_map_save(const struct seq_map *m, uint8_t *out, size_t cap)
 {
-	size_t need = 8;
-	for (size_t i = 0; i < m->cap; i++)
-		if (m->slots[i].hash)
-			need += 2 + strlen(m->slots[i].symbol) + 8;
+	size_t need = m->bytes;
 	if (need > INT32_MAX)
 		return -E2BIG;
 	if (cap == 0)
 		return (int)need;
 	if (cap < need)
 		return -ENOSPC;
-	/* Sorted, so equal maps serialize to equal bytes whatever their history. */
-	const struct slot **order = malloc((m->count ? m->count : 1) * sizeof(*order));
-	if (!order)
-		return -ENOMEM;
-	size_t k = 0;
-	for (size_t i = 0; i < m->cap; i++)
-		if (m->slots[i].hash)
-			order[k++] = &m->slots[i];
-	qsort(order, k, sizeof(*order), slot_cmp);
 	bytes_put_u32(out, SEQ_MAGIC);
 	bytes_put_u32(out + 4, (uint32_t)m->count);
 	size_t off = 8;
-	for (size_t i = 0; i < k; i++) {
-		const struct slot *s = order[i];
-		size_t n = strlen(s->symbol);
-		out[off++] = s->channel;
-		out[off++] = (uint8_t)n;
-		memcpy(out + off, s->symbol, n);
-		off += n;
-		bytes_put_u64(out + off, (uint64_t)s->seq);
+	for (size_t i = 0; i < m->count; i++) {
+		const struct ent *e = &m->v[i];
+		out[off++] = e->channel;
+		out[off++] = e->len;
+		memcpy(out + off, e->symbol, e->len);
+		off += e->len;
+		bytes_put_u64(out + off, (uint64_t)e->seq);
 		off += 8;
 	}
-	free(order);
 	return (int)off;
 }
 
@@ -192,14 +194,15 @@ int seq_map_load(struct seq_map *m, const uint8_t *in, size_t n)
 		off += 8;
 		if (seq < 0 || seq_map_peek(t, ch, sym) != 0)
 			goto bad; /* negative or duplicate entry */
-		struct slot *s = upsert(t, ch, sym);
-		if (!s)
+		struct ent *e = upsert(t, ch, sym);
+		if (!e)
 			goto bad;
-		s->seq = seq;
+		e->seq = seq;
 	}
 	if (off != n)
 		goto bad;
-	free(m->slots);
+	free(m->v);
+	free(m->idx);
 	*m = *t;
 	free(t);
 	return 0;

@@ -3,13 +3,14 @@
 
 #include "source/dedup.h"
 
+#include "core/hugemem.h"
+
 #include "core/bytes.h"
 
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #define SYM_CAP (EVENT_SYMBOL_MAX - 1)
 #define EMPTY UINT32_MAX
@@ -97,23 +98,6 @@ static bool key_eq(const struct ent *x, const struct ent *y)
 	       x->sym_len == y->sym_len && memcmp(x->sym, y->sym, x->sym_len) == 0;
 }
 
-/* Large tables are touched at random: on 2 MiB pages (where the kernel
- * gives them on request) a probe costs one cache miss instead of a TLB
- * walk too. */
-static void *table_alloc(size_t n)
-{
-	const size_t huge = 2u << 20;
-	if (n < huge)
-		return malloc(n);
-	void *p = NULL;
-	if (posix_memalign(&p, huge, (n + huge - 1) / huge * huge) != 0)
-		return NULL;
-#ifdef MADV_HUGEPAGE
-	madvise(p, (n + huge - 1) / huge * huge, MADV_HUGEPAGE); /* advisory: errors ignored */
-#endif
-	return p;
-}
-
 struct dedup *dedup_new(int64_t window_ns, uint32_t max_entries)
 {
 	if (window_ns <= 0 || max_entries < 1 || max_entries > DEDUP_MAX_ENTRIES) {
@@ -133,8 +117,8 @@ struct dedup *dedup_new(int64_t window_ns, uint32_t max_entries)
 	d->window_ns = window_ns;
 	d->max = max_entries;
 	d->mask = size - 1;
-	d->ring = table_alloc((size_t)max_entries * sizeof(*d->ring));
-	d->slot = table_alloc((size_t)size * sizeof(*d->slot));
+	d->ring = hugemem_alloc((size_t)max_entries * sizeof(*d->ring), NULL);
+	d->slot = hugemem_alloc((size_t)size * sizeof(*d->slot), NULL);
 	if (!d->ring || !d->slot) {
 		dedup_free(d);
 		errno = ENOMEM;

@@ -13,10 +13,9 @@
 #include <zlib.h>
 
 #define MAGIC_LEN 6
-#define SEC_HDR 16      /* u32 type, u64 length, u32 crc */
-#define END_LEN 20      /* magic, u16 0, u32 header crc, u64 total length */
+#define SEC_HDR SNAPSHOT_SECTION_HDR /* u32 type, u64 length, u32 crc */
+#define END_LEN SNAPSHOT_END_LEN     /* magic, u16 0, u32 header crc, u64 total length */
 
-/* CRC-32 (reflected 0xEDB88320), one byte per step. */
 /* zlib's CRC-32 (the same polynomial and conventions; several bytes per
  * step, which matters for snapshots of many megabytes encoded on the loop). */
 uint32_t snapshot_crc32(uint32_t crc, const void *buf, size_t n)
@@ -70,36 +69,55 @@ static uint64_t get64(const uint8_t *p)
 	return v;
 }
 
-/* Grows the buffer by n bytes and returns where they start. */
-static uint8_t *wgrow(struct snapshot_writer *w, size_t n)
+/* Capacity for n more bytes; 0 or -ENOMEM (sticky). */
+static int wroom(struct snapshot_writer *w, size_t n)
 {
 	if (w->err)
-		return NULL;
-	if (n > SIZE_MAX - w->len - END_LEN) {
-		w->err = -ENOMEM;
-		return NULL;
-	}
+		return w->err;
+	if (n > SIZE_MAX - w->len - END_LEN)
+		return w->err = -ENOMEM;
 	if (w->len + n > w->cap) {
 		size_t cap = w->cap ? w->cap : 256;
 		while (cap < w->len + n)
 			cap = cap > SIZE_MAX / 2 ? w->len + n : cap * 2;
 		uint8_t *b = realloc(w->buf, cap);
-		if (!b) {
-			w->err = -ENOMEM;
-			return NULL;
-		}
+		if (!b)
+			return w->err = -ENOMEM;
 		w->buf = b;
 		w->cap = cap;
 	}
+	return 0;
+}
+
+/* Grows the contents by n bytes and returns where they start. */
+static uint8_t *wgrow(struct snapshot_writer *w, size_t n)
+{
+	if (wroom(w, n) < 0)
+		return NULL;
 	uint8_t *p = w->buf + w->len;
 	w->len += n;
 	return p;
 }
 
+int snapshot_writer_expect(struct snapshot_writer *w, size_t more)
+{
+	if (more > SIZE_MAX - END_LEN)
+		return w->err = w->err ? w->err : -ENOMEM;
+	return wroom(w, more + END_LEN);
+}
+
 int snapshot_writer_init(struct snapshot_writer *w, uint64_t id, int64_t created_ns,
 			 const char *profile, const char *fingerprint)
 {
+	return snapshot_writer_init_in(w, NULL, 0, id, created_ns, profile, fingerprint);
+}
+
+int snapshot_writer_init_in(struct snapshot_writer *w, uint8_t *buf, size_t cap, uint64_t id,
+			    int64_t created_ns, const char *profile, const char *fingerprint)
+{
 	memset(w, 0, sizeof(*w));
+	w->buf = buf;
+	w->cap = buf ? cap : 0;
 	if (!profile || !fingerprint)
 		return w->err = -EINVAL;
 	size_t pl = strlen(profile), fl = strlen(fingerprint);
@@ -127,6 +145,17 @@ int snapshot_writer_init(struct snapshot_writer *w, uint64_t id, int64_t created
 	put32(p, 0); /* section count, set by finish */
 	w->header_len = w->len;
 	return 0;
+}
+
+int64_t snapshot_writer_reserve_off(struct snapshot_writer *w, uint32_t type, size_t len)
+{
+	uint8_t *p = snapshot_writer_reserve(w, type, len);
+	return p ? (int64_t)(p - w->buf) : (int64_t)w->err;
+}
+
+uint8_t *snapshot_writer_at(struct snapshot_writer *w, size_t off)
+{
+	return w->buf + off;
 }
 
 uint8_t *snapshot_writer_reserve(struct snapshot_writer *w, uint32_t type, size_t len)

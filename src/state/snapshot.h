@@ -4,7 +4,8 @@
  * The container does not know what sections hold; each section's bytes come
  * from a module's own codec (ta_engine_save, dedup_save, seq_map_save, ...).
  *
- * Format, version 1 (all integers little-endian):
+ * Format, version 2 (all integers little-endian; version 2 changed what the
+ * TA engine, indicator and dedup sections hold, not the framing):
  *
  *   header   "TGSNAP" (6 bytes), u16 format version,
  *            i64 created (Unix ns), u64 checkpoint id,
@@ -32,8 +33,10 @@
 
 #define SNAPSHOT_MAGIC "TGSNAP"
 #define SNAPSHOT_END_MAGIC "TGEND!"
-#define SNAPSHOT_VERSION 1          /* written by this build */
-#define SNAPSHOT_VERSION_MIN 1      /* oldest this build reads */
+#define SNAPSHOT_VERSION 2          /* written by this build */
+#define SNAPSHOT_VERSION_MIN 2      /* oldest this build reads */
+#define SNAPSHOT_SECTION_HDR 16     /* bytes a section adds to its contents */
+#define SNAPSHOT_END_LEN 20         /* bytes of the end marker */
 #define SNAPSHOT_PROFILE_MAX 63     /* bytes, without the NUL */
 #define SNAPSHOT_FINGERPRINT_MAX 1023
 
@@ -80,6 +83,17 @@ struct snapshot_writer {
 /* 0, -EINVAL (profile or fingerprint too long, NULL) or -ENOMEM. */
 int snapshot_writer_init(struct snapshot_writer *w, uint64_t id, int64_t created_ns,
 			 const char *profile, const char *fingerprint);
+/* The same, writing into buf (cap bytes, from malloc; NULL/0 for none),
+ * which the writer now owns: the buffer of an earlier snapshot, reused so
+ * its pages are not faulted in again (tens of MB cost tens of ms). */
+int snapshot_writer_init_in(struct snapshot_writer *w, uint8_t *buf, size_t cap, uint64_t id,
+			    int64_t created_ns, const char *profile, const char *fingerprint);
+/* Makes room for `more` bytes of sections (SNAPSHOT_SECTION_HDR each
+ * included) and the end marker: until finish, reserving within that never
+ * moves the buffer. Growing a buffer whose pages were never written copies
+ * untouched memory, so callers that know the size say it first.
+ * 0 or -ENOMEM. */
+int snapshot_writer_expect(struct snapshot_writer *w, size_t more);
 /* Appends a section (copies data). 0, -EINVAL (type 0), -ENOMEM. */
 int snapshot_writer_add(struct snapshot_writer *w, uint32_t type, const void *data, size_t len);
 /* Appends a section of len bytes and returns where to write them (valid until
@@ -88,8 +102,16 @@ int snapshot_writer_add(struct snapshot_writer *w, uint32_t type, const void *da
  *     if (p) dedup_save(d, p, len);
  * NULL on error (finish then reports it). */
 uint8_t *snapshot_writer_reserve(struct snapshot_writer *w, uint32_t type, size_t len);
+/* A section filled later, in steps: its offset in the buffer (for
+ * snapshot_writer_at), or a negative code. The bytes are garbage until
+ * written. */
+int64_t snapshot_writer_reserve_off(struct snapshot_writer *w, uint32_t type, size_t len);
+/* Where offset `off` is now (moves only when the buffer grows). */
+uint8_t *snapshot_writer_at(struct snapshot_writer *w, size_t off);
 /* Computes the CRCs and hands over the buffer (free() it). The writer is empty
- * afterwards. 0, or the first error of init/add/reserve (nothing handed over). */
+ * afterwards. 0, or the first error of init/add/reserve (nothing handed over).
+ * Touches nothing but the writer and its buffer, so it may run on another
+ * thread (the CRCs of tens of MB are work the loop need not do). */
 int snapshot_writer_finish(struct snapshot_writer *w, uint8_t **buf, size_t *len);
 /* Frees an unfinished writer; safe after finish. */
 void snapshot_writer_fini(struct snapshot_writer *w);

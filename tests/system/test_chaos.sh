@@ -39,6 +39,9 @@ state.checkpoints.dir = $tmp/chk
 execution.checkpointing.interval = 1s
 debug.test-hooks = true
 debug.checkpoint-delay = 150ms
+# every snapshot in ~64-byte steps: encoding spans many loop iterations while
+# frames arrive (held), and kills land in it too
+debug.checkpoint-step = 64
 CONF
 ctl() { TORGHUT_SOCKET=$tmp/c.sock timeout 2 "$B/src/torghutctl" "$@"; }
 start() {

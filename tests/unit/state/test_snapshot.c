@@ -198,13 +198,16 @@ static void test_magic_and_version(void **state)
 	assert_string_equal(err, "bad magic (not a torghut snapshot)");
 	buf[0] = 'T';
 
-	buf[6] = 2; /* version 2, little-endian */
+	buf[6] = 3; /* version 3, little-endian */
 	assert_int_equal(snapshot_read(buf, len, &snap, err, sizeof(err)), -EINVAL);
-	assert_string_equal(err, "unknown format version 2 (this build reads 1..1)");
+	assert_string_equal(err, "unknown format version 3 (this build reads 2..2)");
+	buf[6] = 1; /* before the TA, indicator and dedup sections changed */
+	assert_int_equal(snapshot_read(buf, len, &snap, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "unknown format version 1 (this build reads 2..2)");
 	buf[6] = 0;
 	assert_int_equal(snapshot_read(buf, len, &snap, err, sizeof(err)), -EINVAL);
-	assert_string_equal(err, "unknown format version 0 (this build reads 1..1)");
-	buf[6] = 1;
+	assert_string_equal(err, "unknown format version 0 (this build reads 2..2)");
+	buf[6] = 2;
 	assert_int_equal(snapshot_read(buf, len, &snap, err, sizeof(err)), 0);
 	assert_int_equal(snapshot_read(buf, len, &snap, NULL, 0), 0);
 

@@ -317,11 +317,11 @@ static void test_newer_version_refused(void **state)
 	struct fx *fx = *state;
 	assert_int_equal(store_fs_new(&fx->loop, fx->root, 3, &fx->s), 0);
 	write_ids(fx, 1, 1);
-	/* An intact checkpoint from a build with format version 2. */
+	/* An intact checkpoint from a build with format version 3. */
 	uint8_t *v2 = malloc(fx->lens[2]);
 	memcpy(v2, fx->snaps[2], fx->lens[2]);
-	v2[6] = 2;
-	assert_int_equal(snapshot_version(v2, fx->lens[2]), 2);
+	v2[6] = 3;
+	assert_int_equal(snapshot_version(v2, fx->lens[2]), 3);
 	assert_int_equal(store_fs_write(fx->s, 2, v2, fx->lens[2], on_write, fx), 0);
 	uv_run(&fx->loop, UV_RUN_DEFAULT);
 	assert_int_equal(fx->write_status[1], 0);
@@ -332,7 +332,7 @@ static void test_newer_version_refused(void **state)
 	assert_int_equal(fx->nskipped, 1);
 	assert_true(fx->skipped_id[0] == 2);
 	assert_string_equal(fx->skipped_reason[0],
-			    "state.snap: unknown format version 2 (this build reads 1..1)");
+			    "state.snap: unknown format version 3 (this build reads 2..2)");
 }
 
 /* The exactly-once restart: the checkpoint Kafka committed, not a newer one. */
