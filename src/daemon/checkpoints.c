@@ -48,6 +48,7 @@ struct cp_run {
 	struct snapshot_writer w;
 	size_t cap;    /* of buf: reused by a later checkpoint */
 	int64_t work_ns, step_max_ns;
+	uint32_t steps;
 	bool delayed_write, delayed_finish; /* debug.checkpoint-delay passed */
 	bool finishing, cancelling, committed;
 	int end_status;
@@ -584,6 +585,7 @@ static void encoded(struct checkpoints *cp)
 	r->encoded = true;
 	cp->st.last_snapshot_ns = r->work_ns;
 	cp->st.last_step_max_ns = r->step_max_ns;
+	cp->st.last_steps = r->steps;
 	if (r->work_ns > cp->st.max_snapshot_ns)
 		cp->st.max_snapshot_ns = r->work_ns;
 	if (r->step_max_ns > cp->st.max_step_ns)
@@ -637,6 +639,7 @@ static void on_encode_idle(uv_idle_t *h)
 				 cp->conf->debug_checkpoint_step ? (size_t)cp->conf->debug_checkpoint_step : STEP_BYTES);
 	int64_t dt = mono() - t0;
 	r->work_ns += dt;
+	r->steps++;
 	if (dt > r->step_max_ns)
 		r->step_max_ns = dt;
 	if (rc == 0)
@@ -1245,6 +1248,7 @@ json_t *checkpoints_status_json(const struct checkpoints *cp)
 	json_object_set_new(o, "max_snapshot_ms", json_real(s->max_snapshot_ns / 1e6));
 	json_object_set_new(o, "last_snapshot_step_max_ms", json_real(s->last_step_max_ns / 1e6));
 	json_object_set_new(o, "max_snapshot_step_ms", json_real(s->max_step_ns / 1e6));
+	json_object_set_new(o, "last_snapshot_steps", json_integer(s->last_steps));
 	json_object_set_new(o, "last_bytes", json_integer((json_int_t)s->last_bytes));
 	json_object_set_new(o, "restore_ms", json_real(s->restore_ns / 1e6));
 	json_object_set_new(o, "last_error", cp->last_error[0] ? json_string(cp->last_error) : json_null());

@@ -78,6 +78,7 @@ struct checkpoints_stats {
 	int64_t max_snapshot_ns;
 	int64_t last_step_max_ns;    /* its longest step: the longest loop pause */
 	int64_t max_step_ns;
+	uint32_t last_steps;         /* loop iterations it took */
 	size_t last_bytes;
 	bool in_progress;
 	bool store_ok;               /* the last store operation succeeded */

@@ -433,7 +433,7 @@ static void on_outputs_aborted(void *arg, const char *why)
 static ssize_t cp_save_begin(void *arg)
 {
 	struct daemon *d = arg;
-	ssize_t n = 0, m;
+	ssize_t n = 0, m = 0;
 	if (d->in)
 		ingest_hold(d->in, true);
 	if (d->ta)

@@ -74,7 +74,7 @@ struct ingest {
 	/* backpressure losses not yet reported as a gap event */
 	uint64_t drop_pending, drops_total, duplicates, produce_errors;
 	int64_t drop_first_t, drop_last_t;
-	uint64_t frames, frame_errors, events, held_oom;
+	uint64_t frames, frame_errors, events, frames_held, held_oom;
 
 	/* Per channel: the newest event time accepted (checkpointed: where a
 	 * gap after a restore starts, and what a backfill would need). */
@@ -394,6 +394,7 @@ static void ws_on_message(void *user, enum ws_msg_type type, const uint8_t *msg,
 			memcpy(f->msg, msg, len);
 			*in->held_tail = f;
 			in->held_tail = &f->next;
+			in->frames_held++;
 			/* what is already read is kept; the rest waits in the socket */
 			if (!in->read_paused && in->ws) {
 				in->read_paused = true;
@@ -742,14 +743,15 @@ json_t *ingest_status_json(const struct ingest *in)
 			json_array_append_new(a, json_string(alpaca_confirmed_at(in->sess, (enum alpaca_channel)ch, i)));
 		json_object_set_new(subs, alpaca_channel_name((enum alpaca_channel)ch), a);
 	}
-	return json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b,s:o}",
+	return json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b,s:o,s:I}",
 		"state", alpaca_state_name(s->state), "url", in->url, "feed", in->feed,
 		"attempt", (json_int_t)s->attempt, "connects", (json_int_t)s->connects,
 		"reconnects", (json_int_t)s->reconnects, "frames", (json_int_t)in->frames,
 		"frame_errors", (json_int_t)in->frame_errors, "events", (json_int_t)in->events,
 		"rejected_messages", (json_int_t)(fs->rejected + fs->unknown_type),
 		"duplicates", (json_int_t)in->duplicates, "kafka_refused", (json_int_t)in->drops_total,
-		"gaps", (json_int_t)s->gaps, "gap_open", s->gap_open, "subscriptions", subs);
+		"gaps", (json_int_t)s->gaps, "gap_open", s->gap_open, "subscriptions", subs,
+		"frames_held", (json_int_t)in->frames_held);
 }
 
 /* ------------------------------------------------------------ checkpoints */

@@ -81,6 +81,14 @@ print(int((max(ts)-min(ts))/1e9/$speed)+1 if ts else 60)")
 left=$((span + 4 - (SECONDS - t0)))
 [ "$left" -gt 0 ] && sleep "$left"
 sleep 4 # > slack: the last bars close on the wall-clock advance
+# The hold: the snapshots took many steps, and frames that arrived meanwhile
+# were kept and handled after (chaos_check then finds them all, in order).
+st=$(ctl --json status 2>/dev/null | tr -d ' \n')
+steps=$(echo "$st" | sed -n 's/.*"last_snapshot_steps":\([0-9]*\).*/\1/p')
+held=$(echo "$st" | sed -n 's/.*"frames_held":\([0-9]*\).*/\1/p')
+echo "# last snapshot in ${steps:-?} steps; frames held during snapshots: ${held:-?}"
+check "snapshots are encoded over many loop iterations (debug.checkpoint-step)" test "${steps:-0}" -gt 10
+check "frames arriving during a snapshot were held" test "${held:-0}" -gt 0
 ctl drain >/dev/null
 wait "$dpid"; rc=$?
 check "final run drained, exit 0" test $rc -eq 0
