@@ -77,6 +77,7 @@ struct checkpoints {
 	 * its pages are already mapped */
 	uint8_t *spare;
 	size_t spare_cap;
+	unsigned frees; /* buffers being freed on the threadpool */
 
 	uint64_t next_id;
 	bool running;
@@ -151,16 +152,56 @@ static const char *profile_name(const struct checkpoints *cp)
 	return outputs_exactly_once(cp->out) ? "exactly-once" : "low-latency";
 }
 
+static void maybe_free(struct checkpoints *cp);
+
+struct cp_free {
+	uv_work_t work;
+	struct checkpoints *cp;
+	void *p;
+};
+
+static void free_work(uv_work_t *w)
+{
+	free(((struct cp_free *)w->data)->p);
+}
+
+static void free_after(uv_work_t *w, int status)
+{
+	struct cp_free *f = w->data;
+	struct checkpoints *cp = f->cp;
+	free(f);
+	cp->frees--;
+	if (cp->closing)
+		maybe_free(cp);
+}
+
+/* Unmapping tens of MB takes milliseconds: large buffers are freed on the
+ * threadpool. */
+static void release(struct checkpoints *cp, void *p, size_t cap)
+{
+	struct cp_free *f = p && cap >= (1u << 20) ? malloc(sizeof(*f)) : NULL;
+	if (f) {
+		*f = (struct cp_free){.cp = cp, .p = p};
+		f->work.data = f;
+		if (uv_queue_work(cp->loop, &f->work, free_work, free_after) == 0) {
+			cp->frees++;
+			return;
+		}
+		free(f);
+	}
+	free(p);
+}
+
 /* Keeps the larger of the spare and buf (a snapshot buffer nobody needs). */
 static void recycle(struct checkpoints *cp, uint8_t *buf, size_t cap)
 {
 	if (!buf)
 		return;
 	if (cap <= cp->spare_cap) {
-		free(buf);
+		release(cp, buf, cap);
 		return;
 	}
-	free(cp->spare);
+	release(cp, cp->spare, cp->spare_cap);
 	cp->spare = buf;
 	cp->spare_cap = cap;
 }
@@ -175,10 +216,11 @@ static int writer_open(struct checkpoints *cp, struct snapshot_writer *w, uint64
 	cp->spare = NULL;
 	cp->spare_cap = 0;
 	if (!buf || cap < need + 4096) { /* growing one would copy */
-		/* Room to grow. Plain pages: faulting in a 2 MiB page (zeroing,
-		 * maybe compaction) measured up to 4 ms in one step. */
-		free(buf);
-		cap = need + need / 8 + 4096;
+		/* Room to grow (a state that grows fast outgrows its buffer
+		 * often otherwise). Plain pages: faulting in a 2 MiB page
+		 * (zeroing, maybe compaction) measured up to 4 ms in one step. */
+		release(cp, buf, cap);
+		cap = need + need / 2 + 4096;
 		if (!(buf = malloc(cap)))
 			return -ENOMEM;
 	}
@@ -563,8 +605,6 @@ static void on_timeout(uv_timer_t *t)
 	if (outputs_commit_cancel(cp->out, on_committed, cp) < 0)
 		end_when_idle(cp, -ETIMEDOUT, r->end_why);
 }
-
-static void maybe_free(struct checkpoints *cp);
 
 static void encode_failed(struct checkpoints *cp, int rc)
 {
@@ -1158,7 +1198,7 @@ int checkpoints_new(uv_loop_t *loop, const struct conf *c, struct log *log, stru
 
 static void maybe_free(struct checkpoints *cp)
 {
-	if (cp->handles > 0 || cp->scanning || cp->store || cp->run.sealing)
+	if (cp->handles > 0 || cp->scanning || cp->store || cp->run.sealing || cp->frees)
 		return;
 	void (*cb)(void *) = cp->closed_cb;
 	void *arg = cp->closed_arg;
