@@ -24,3 +24,11 @@ TESTS += tests/unit/source/test_recorder
 tests_unit_source_test_recorder_SOURCES = tests/unit/source/test_recorder.c
 tests_unit_source_test_recorder_CFLAGS = $(TG_TEST_CF)
 tests_unit_source_test_recorder_LDADD = $(TG_TEST_LIBS)
+
+# Ingest envelopes read back into events: role=ta's input.
+src_libtorghut_a_SOURCES += src/source/envelope_in.c src/source/envelope_in.h
+check_PROGRAMS += tests/unit/source/test_envelope_in
+TESTS += tests/unit/source/test_envelope_in
+tests_unit_source_test_envelope_in_SOURCES = tests/unit/source/test_envelope_in.c
+tests_unit_source_test_envelope_in_CFLAGS = $(TG_TEST_CF)
+tests_unit_source_test_envelope_in_LDADD = $(TG_TEST_LIBS)
