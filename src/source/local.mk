@@ -32,3 +32,6 @@ TESTS += tests/unit/source/test_envelope_in
 tests_unit_source_test_envelope_in_SOURCES = tests/unit/source/test_envelope_in.c
 tests_unit_source_test_envelope_in_CFLAGS = $(TG_TEST_CF)
 tests_unit_source_test_envelope_in_LDADD = $(TG_TEST_LIBS)
+
+# role=ta: the raw ingest topics in.
+include $(top_srcdir)/src/source/kafka_in.mk
