@@ -22,9 +22,18 @@
 			abort();                                                           \
 	} while (0)
 
-/* A small list of partition positions; assignments are tens of partitions. */
+/* A partition and its position. seeking: a seek to p.offset is on its way;
+ * it can be lost when librdkafka had not started the partition's fetcher
+ * yet (the committed offset still being fetched wins), so the first record
+ * after it is checked (kin_deliver). */
+struct part {
+	struct kafka_in_pos p;
+	bool seeking, reseeked;
+};
+
+/* A small list; assignments are tens of partitions. */
 struct pos_list {
-	struct kafka_in_pos *v;
+	struct part *v;
 	size_t n, cap;
 };
 
@@ -76,7 +85,7 @@ struct kafka_in {
 static ssize_t pos_find(const struct pos_list *l, const char *topic, int32_t partition)
 {
 	for (size_t i = 0; i < l->n; i++)
-		if (l->v[i].partition == partition && !strcmp(l->v[i].topic, topic))
+		if (l->v[i].p.partition == partition && !strcmp(l->v[i].p.topic, topic))
 			return (ssize_t)i;
 	return -1;
 }
@@ -89,7 +98,7 @@ static int pos_put(struct pos_list *l, const char *topic, int32_t partition, int
 	if (i < 0) {
 		if (l->n == l->cap) {
 			size_t cap = l->cap ? l->cap * 2 : 16;
-			struct kafka_in_pos *v = realloc(l->v, cap * sizeof(*v));
+			struct part *v = realloc(l->v, cap * sizeof(*v));
 
 			if (!v)
 				return -ENOMEM;
@@ -97,10 +106,11 @@ static int pos_put(struct pos_list *l, const char *topic, int32_t partition, int
 			l->cap = cap;
 		}
 		i = (ssize_t)l->n++;
-		snprintf(l->v[i].topic, sizeof(l->v[i].topic), "%s", topic);
-		l->v[i].partition = partition;
+		snprintf(l->v[i].p.topic, sizeof(l->v[i].p.topic), "%s", topic);
+		l->v[i].p.partition = partition;
 	}
-	l->v[i].offset = offset;
+	l->v[i].p.offset = offset;
+	l->v[i].seeking = l->v[i].reseeked = false;
 	return 0;
 }
 
@@ -151,6 +161,8 @@ static void kin_on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	KAFKA_IN_CHECK(k);
 	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS && !k->closing) {
 		k->stats.rebalances++;
+		if (!coop)
+			k->parts.n = 0; /* eager: the list is the whole assignment */
 		for (int i = 0; i < parts->cnt; i++) {
 			rd_kafka_topic_partition_t *p = &parts->elems[i];
 			ssize_t j = pos_find(&k->pending, p->topic, p->partition);
@@ -159,7 +171,7 @@ static void kin_on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			 * librdkafka start at the committed offset. */
 			p->offset = RD_KAFKA_OFFSET_INVALID;
 			if (j >= 0) {
-				p->offset = k->pending.v[j].offset;
+				p->offset = k->pending.v[j].p.offset;
 				pos_del(&k->pending, (size_t)j);
 			}
 			if (pos_put(&k->parts, p->topic, p->partition, p->offset) < 0)
@@ -250,6 +262,45 @@ static void kin_on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
 /* ---- delivery on the loop -------------------------------------------------- */
 
+/* Timeout 0: the seek is queued, nothing waits; librdkafka drops the
+ * records fetched before it. 0 or -EIO. */
+static int kin_seek(struct kafka_in *k, struct part *pt)
+{
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_t *e = rd_kafka_topic_partition_list_add(l, pt->p.topic, pt->p.partition);
+	rd_kafka_error_t *xe;
+	int r = 0;
+
+	e->offset = pt->p.offset;
+	if ((xe = rd_kafka_seek_partitions(k->rk, l, 0))) {
+		rd_kafka_error_destroy(xe);
+		r = -EIO;
+	} else if (e->err && e->err != RD_KAFKA_RESP_ERR__IN_PROGRESS) {
+		r = -EIO;
+	}
+	rd_kafka_topic_partition_list_destroy(l);
+	pt->seeking = r == 0;
+	return r;
+}
+
+/* After a seek to X the first record should be X. Another one means the
+ * seek was lost or X was a gap (a control record, compaction): seek again,
+ * once (the fetcher runs now, so this one holds), and take what follows. */
+static bool kin_seek_check(struct kafka_in *k, struct part *pt, int64_t offset)
+{
+	if (offset == pt->p.offset || pt->reseeked) {
+		pt->seeking = pt->reseeked = false;
+		return offset >= pt->p.offset;
+	}
+	pt->reseeked = true;
+	if (kin_seek(k, pt) < 0) {
+		pt->seeking = pt->reseeked = false;
+		kin_error(k, false, "kafka consumer: a seek was refused; continuing where librdkafka is");
+		return true;
+	}
+	return false;
+}
+
 static void kin_deliver(struct kafka_in *k, const rd_kafka_message_t *m)
 {
 	const char *topic = rd_kafka_topic_name(m->rkt);
@@ -267,16 +318,19 @@ static void kin_deliver(struct kafka_in *k, const rd_kafka_message_t *m)
 	};
 
 	/* Records come in runs of one partition: try the last one first. */
-	if (!(k->hit < l->n && l->v[k->hit].partition == m->partition && !strcmp(l->v[k->hit].topic, topic))) {
+	if (!(k->hit < l->n && l->v[k->hit].p.partition == m->partition &&
+	      !strcmp(l->v[k->hit].p.topic, topic))) {
 		ssize_t i = pos_find(l, topic, m->partition);
 
 		if (i < 0)
 			return; /* no longer assigned: librdkafka's leftover */
 		k->hit = (size_t)i;
 	}
+	if (l->v[k->hit].seeking && !kin_seek_check(k, &l->v[k->hit], m->offset))
+		return;
 	/* Moved before the call: a hold (and checkpoint) taken inside on_msg
 	 * comes after the owner has applied this record. */
-	l->v[k->hit].offset = m->offset + 1;
+	l->v[k->hit].p.offset = m->offset + 1;
 	k->stats.messages++;
 	if (k->cb.on_msg)
 		k->cb.on_msg(k->cb.arg, &msg);
@@ -617,7 +671,6 @@ int kafka_in_start(struct kafka_in *k)
 
 int kafka_in_set_positions(struct kafka_in *k, const struct kafka_in_pos *p, size_t n)
 {
-	rd_kafka_topic_partition_list_t *seek = NULL;
 	int r = 0;
 
 	if (k->closing)
@@ -634,24 +687,9 @@ int kafka_in_set_positions(struct kafka_in *k, const struct kafka_in_pos *p, siz
 			r = pos_put(&k->pending, p[i].topic, p[i].partition, p[i].offset);
 			continue;
 		}
-		if (!seek && !(seek = rd_kafka_topic_partition_list_new((int)n)))
-			return -ENOMEM;
-		rd_kafka_topic_partition_list_add(seek, p[i].topic, p[i].partition)->offset = p[i].offset;
-		k->parts.v[j].offset = p[i].offset;
-	}
-	if (seek) {
-		/* Timeout 0: the seek is queued, nothing waits; librdkafka drops
-		 * records fetched before it. */
-		rd_kafka_error_t *e = seek->cnt ? rd_kafka_seek_partitions(k->rk, seek, 0) : NULL;
-
-		if (e) {
-			rd_kafka_error_destroy(e);
-			r = -EIO;
-		}
-		for (int i = 0; r == 0 && i < seek->cnt; i++)
-			if (seek->elems[i].err && seek->elems[i].err != RD_KAFKA_RESP_ERR__IN_PROGRESS)
-				r = -EIO;
-		rd_kafka_topic_partition_list_destroy(seek);
+		k->parts.v[j].p.offset = p[i].offset;
+		k->parts.v[j].reseeked = false;
+		r = kin_seek(k, &k->parts.v[j]);
 	}
 	return r;
 }
@@ -659,7 +697,7 @@ int kafka_in_set_positions(struct kafka_in *k, const struct kafka_in_pos *p, siz
 size_t kafka_in_positions(const struct kafka_in *k, struct kafka_in_pos *out, size_t cap)
 {
 	for (size_t i = 0; i < k->parts.n && i < cap; i++)
-		out[i] = k->parts.v[i];
+		out[i] = k->parts.v[i].p;
 	return k->parts.n;
 }
 

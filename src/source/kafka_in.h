@@ -109,13 +109,17 @@ int kafka_in_new(uv_loop_t *loop, rd_kafka_conf_t *conf, const struct kafka_in_o
  * -EALREADY if started, -ESHUTDOWN if closing, or uv_queue_work's code. */
 int kafka_in_start(struct kafka_in *k);
 
-/* Positions to start from (a restored checkpoint): partitions assigned later
- * start there instead of at the group's committed offset (each used once,
- * at its next assignment); partitions assigned already are seeked now
- * (asynchronously: records still queued from before are dropped by
- * librdkafka) and kafka_in_positions reports the new offset at once. Entries
- * with offset < 0 are skipped. Copies p. Returns 0, -EINVAL (a topic name
- * not NUL-terminated), -ENOMEM, or -EIO if librdkafka refused the seek. */
+/* Positions to start from (a restored checkpoint, a rewind): partitions
+ * assigned later start there instead of at the group's committed offset
+ * (each used once, at its next assignment); partitions assigned already are
+ * seeked now, without waiting, and kafka_in_positions reports the new offset
+ * at once. Records fetched before the seek are never delivered; if the first
+ * record after it is not at the position (the seek raced with librdkafka
+ * starting the partition at its committed offset, or the position is a gap
+ * such as a control record), it is dropped and the seek repeated once.
+ * Entries with offset < 0 are skipped. Copies p. Returns 0, -EINVAL (a topic
+ * name not NUL-terminated), -ESHUTDOWN, -ENOMEM, or -EIO if librdkafka
+ * refused a seek. */
 int kafka_in_set_positions(struct kafka_in *k, const struct kafka_in_pos *p, size_t n);
 
 /* The position of every assigned partition after the records delivered so
@@ -124,8 +128,10 @@ int kafka_in_set_positions(struct kafka_in *k, const struct kafka_in_pos *p, siz
 size_t kafka_in_positions(const struct kafka_in *k, struct kafka_in_pos *out, size_t cap);
 
 /* hold=true: no on_msg until released (a checkpoint is encoding the state);
- * records wait in librdkafka. hold=false delivers what waits, a slice per
- * loop iteration. Takes effect at once, also from inside on_msg. */
+ * records (and rebalances) wait in librdkafka. hold=false delivers what
+ * waits, a slice per loop iteration. Takes effect at once, also from inside
+ * on_msg. A hold longer than max.poll.interval.ms (5 min by default) makes
+ * librdkafka leave the group. */
 void kafka_in_hold(struct kafka_in *k, bool hold);
 
 /* Commits these positions to the group (lag monitoring after a checkpoint)

@@ -54,6 +54,10 @@ struct fix {
 	rd_kafka_t *prod;
 	int64_t produced[NPART]; /* records per partition so far */
 	size_t max_per_iter;     /* records delivered by one uv_run(NOWAIT) at most */
+	/* Set as soon as the partitions are assigned, before any record:
+	 * while librdkafka may still be fetching the committed offsets. */
+	int64_t seek_on_assign;  /* 0: none */
+	bool seeked;
 };
 
 static uint64_t now_ms(void)
@@ -116,6 +120,19 @@ static void run_until(struct fix *f, struct obs *o, size_t want, int ms)
 		uv_run(&f->loop, UV_RUN_NOWAIT);
 		if (o->n - before > f->max_per_iter)
 			f->max_per_iter = o->n - before;
+		if (f->seek_on_assign && !f->seeked && o->n == 0 && o->k) {
+			struct kafka_in_stats st;
+			struct kafka_in_pos p[NPART];
+
+			kafka_in_stats(o->k, &st);
+			if (st.assigned == NPART) {
+				assert_int_equal(kafka_in_positions(o->k, p, NPART), NPART);
+				for (int i = 0; i < NPART; i++)
+					p[i].offset = f->seek_on_assign;
+				assert_int_equal(kafka_in_set_positions(o->k, p, NPART), 0);
+				f->seeked = true;
+			}
+		}
 		usleep(500);
 	}
 }
@@ -331,6 +348,17 @@ static void test_consume_hold_seek_commit(void **state)
 	assert_int_equal(kafka_in_start(o.k), 0);
 	expect_all(&f, &o, 0, 65, 70);
 	assert_int_equal(o.errors, 0);
+	close_wait(&f.loop, &o);
+
+	/* A seek right at the assignment, before a record: not overridden
+	 * by the committed offset (65) arriving after it. */
+	memset(&o, 0, sizeof(o));
+	consumer(&f, &o, "g-main", false);
+	f.seek_on_assign = 67;
+	assert_int_equal(kafka_in_start(o.k), 0);
+	expect_all(&f, &o, 0, 67, 70);
+	assert_true(f.seeked);
+	check_positions(o.k, 70);
 	close_wait(&f.loop, &o);
 	fix_fini(&f);
 }
