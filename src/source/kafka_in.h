@@ -106,7 +106,7 @@ int kafka_in_new(uv_loop_t *loop, rd_kafka_conf_t *conf, const struct kafka_in_o
 
 /* Creates the handle and subscribes, on the threadpool; records then flow
  * from the loop. A failure there is reported by on_error(fatal). Returns 0,
- * -EALREADY if started, -ESHUTDOWN if closing, or uv_queue_work's code. */
+ * -EALREADY if started, or -ESHUTDOWN if closing. */
 int kafka_in_start(struct kafka_in *k);
 
 /* Positions to start from (a restored checkpoint, a rewind): partitions
@@ -140,6 +140,7 @@ void kafka_in_hold(struct kafka_in *k, bool hold);
  * start completed, -ESHUTDOWN if closing, -ENOMEM or -EIO. */
 int kafka_in_commit(struct kafka_in *k, const struct kafka_in_pos *p, size_t n);
 
+/* Counters since kafka_in_new, and the partitions assigned now. */
 void kafka_in_stats(const struct kafka_in *k, struct kafka_in_stats *s);
 
 /* Stops delivery at once, leaves the group (rd_kafka_consumer_close on the
