@@ -29,3 +29,6 @@ dist_noinst_SCRIPTS += tests/system/test_broker_down.sh
 # when the loop stalls (debug-stall test hook).
 TESTS += tests/system/test_watchdog.sh
 dist_noinst_SCRIPTS += tests/system/test_watchdog.sh
+# role=ingest -> raw topics -> role=ta, the role=ta daemon killed and restarted.
+TESTS += tests/system/test_role_ta.sh
+dist_noinst_SCRIPTS += tests/system/test_role_ta.sh

@@ -4,6 +4,7 @@ src_libtorghut_a_SOURCES += \
 	src/daemon/args.c src/daemon/commands.c \
 	src/daemon/outputs.c src/daemon/outputs.h \
 	src/daemon/ingest.c src/daemon/ingest.h \
+	src/daemon/tasource.c src/daemon/tasource.h \
 	src/daemon/analytics.c src/daemon/analytics.h \
 	src/daemon/observe.c src/daemon/observe.h \
 	src/daemon/schemas.c src/daemon/schemas.h \

@@ -133,6 +133,8 @@ static const struct conf_key keys[] = {
 	{"control.socket", KT_STR, O(control_socket), RUNSTATEDIR "/torghut/control.sock", 0, 0, 0, NULL},
 	{"http.listen", KT_LISTEN, O(http_listen), "127.0.0.1:9090", 0, 0, 0, NULL},
 	{"ta.quote.stale-after", KT_DURATION, O(quote_stale_after), "2s", 1 * MS, 3600 * SEC, 0, NULL},
+	{"ta.group.id", KT_STR, O(ta_group_id), "torghut-ta", 0, 0, 0, NULL},
+	{"ta.auto.offset.reset", KT_STR, O(ta_auto_offset_reset), "latest", 0, 0, 0, NULL},
 	{"debug.test-hooks", KT_BOOL, O(debug_test_hooks), "false", 0, 0, 0, NULL},
 	{"debug.checkpoint-delay", KT_DURATION, O(debug_checkpoint_delay), "0s", 0, 10 * SEC, 0, NULL},
 	{"debug.checkpoint-step", KT_SIZE, O(debug_checkpoint_step), "0", 0, 1LL << 30, 0, NULL},
@@ -434,6 +436,10 @@ static int apply(struct loadctx *L, const struct conf_key *k, const char *origin
 
 	switch (k->type) {
 	case KT_STR:
+		if (!*v && k->def) { /* unset would leave a key the daemon needs without a value */
+			err_add(L->err, origin, k->name, "must not be empty (the default is \"%s\")", k->def);
+			return -EINVAL;
+		}
 		free(*(char **)f);
 		*(char **)f = *v ? strdup(v) : NULL;
 		return 0;
@@ -791,6 +797,13 @@ static void derive(struct loadctx *L)
 		key_find("alpaca.channels", &i);
 		err_add(L->err, c->slots[i].origin ? c->slots[i].origin : "default", "alpaca.channels",
 			"at least one channel is needed");
+	}
+	if (c->ta_auto_offset_reset && strcmp(c->ta_auto_offset_reset, "earliest") != 0 &&
+	    strcmp(c->ta_auto_offset_reset, "latest") != 0) {
+		size_t i;
+		key_find("ta.auto.offset.reset", &i);
+		err_add(L->err, c->slots[i].origin ? c->slots[i].origin : "default", "ta.auto.offset.reset",
+			"expected earliest or latest, got \"%s\"", c->ta_auto_offset_reset);
 	}
 	if ((c->alpaca_key.value == NULL) != (c->alpaca_secret.value == NULL)) {
 		err_add(L->err, "configuration", "alpaca.key.file", "the Alpaca key and secret must be given together");

@@ -94,6 +94,8 @@ struct conf {
 	char *control_socket;
 	char *http_listen;
 	int64_t quote_stale_after; /* ns */
+	char *ta_group_id;          /* role=ta: the input consumer group */
+	char *ta_auto_offset_reset; /* role=ta: earliest | latest, where a partition without a position starts */
 	bool debug_test_hooks;     /* debug.test-hooks: test-only control commands (tests only) */
 	int64_t debug_checkpoint_delay; /* ns; tests only: a pause before the store write and the commit */
 	int64_t debug_checkpoint_step;  /* bytes; tests only: the snapshot step size (0 = built-in) */

@@ -374,6 +374,8 @@ static void run_end(struct checkpoints *cp, int status, const char *why)
 		cp->st.store_ok = true;
 		keep_good(cp, r->buf, r->len, r->cap, id);
 		r->buf = NULL;
+		if (cp->h.completed)
+			cp->h.completed(cp->h.arg, id);
 		if (r->savepoint)
 			snprintf(detail, sizeof(detail), "savepoint %" PRIu64 " in %s", id, r->savepoint);
 		else

@@ -64,6 +64,9 @@ struct checkpoints_hooks {
 	ssize_t (*marker)(void *arg, uint64_t id, const char *detail, char *buf, size_t cap, const char **key);
 	/* The marker's key (the feed), or NULL without a marker source. */
 	const char *(*marker_key)(void *arg);
+	/* Checkpoint id is complete (committed, or acknowledged and stored);
+	 * optional. */
+	void (*completed)(void *arg, uint64_t id);
 	/* Unrecoverable (Kafka fatal during a checkpoint): exit non-zero. */
 	void (*fatal)(void *arg, const char *why);
 	void *arg;

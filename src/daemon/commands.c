@@ -74,6 +74,8 @@ static void cmd_status(void *arg, struct ctl_call *call, json_t *req)
 		json_object_set_new(subs, "schema_registry", schemas_status_json(d->schemas));
 	if (d->cp)
 		json_object_set_new(subs, "checkpoints", checkpoints_status_json(d->cp));
+	if (d->src)
+		json_object_set_new(subs, "input", tasource_status_json(d->src));
 	if (d->in)
 		json_object_set_new(subs, "alpaca", ingest_status_json(d->in));
 	else

@@ -224,11 +224,21 @@ static void outputs_closed(void *arg)
 	drain_close_ctl(d);
 }
 
+static void src_closed(void *arg)
+{
+	struct daemon *d = arg;
+	d->src = NULL;
+	log_info(d->log, LOG_SUB_TA, "input consumer closed");
+	drain_ta(d);
+}
+
 static void drain_sources(void *arg)
 {
 	struct daemon *d = arg;
 	if (d->in)
 		ingest_close(d->in, ingest_closed, d); /* then TA, Kafka, the control socket */
+	else if (d->src)
+		tasource_close(d->src, src_closed, d);
 	else
 		drain_ta(d);
 }
@@ -301,6 +311,8 @@ static void go_ready(struct daemon *d)
 		analytics_start(d->ta);
 	if (d->in && ingest_start(d->in) < 0)
 		log_error(d->log, LOG_SUB_ALPACA, "the Alpaca session did not start");
+	if (d->src && tasource_start(d->src) < 0)
+		log_error(d->log, LOG_SUB_TA, "the input consumer did not start");
 }
 
 static void on_ingest_fatal(void *arg, int code, const char *msg)
@@ -316,6 +328,22 @@ static void on_ingest_event(void *arg, const struct event *ev)
 	struct daemon *d = arg;
 	if (d->ta)
 		analytics_on_event(d->ta, ev);
+}
+
+static void on_src_fatal(void *arg, const char *why)
+{
+	struct daemon *d = arg;
+	d->exit_code = DAEMON_EXIT_DEPENDENCY;
+	daemon_drain(d, "the input consumer failed");
+}
+
+/* role=ta: the raw topics in. */
+static int setup_tasource(struct daemon *d, char *err, size_t errlen)
+{
+	if (d->conf->role != CONF_ROLE_TA)
+		return 0;
+	struct tasource_hooks h = {.on_event = on_ingest_event, .on_fatal = on_src_fatal, .arg = d};
+	return tasource_new(&d->loop, d->conf, d->log, d->out, &h, &d->src, err, errlen);
 }
 
 /* The Alpaca source, unless this role has none or it is not configured. */
@@ -436,11 +464,16 @@ static ssize_t cp_save_begin(void *arg)
 	ssize_t n = 0, m = 0;
 	if (d->in)
 		ingest_hold(d->in, true);
+	if (d->src)
+		tasource_hold(d->src, true);
 	if (d->ta)
 		analytics_hold(d->ta, true);
 	if (d->in && (m = ingest_state_save_begin(d->in)) < 0)
 		return m;
 	n += d->in ? m : 0;
+	if (d->src && (m = tasource_state_save_begin(d->src)) < 0)
+		return m;
+	n += d->src ? m : 0;
 	if (d->ta && (m = analytics_state_save_begin(d->ta)) < 0)
 		return m;
 	return n + (d->ta ? m : 0);
@@ -452,6 +485,8 @@ static int cp_save_reserve(void *arg, struct snapshot_writer *w)
 	int rc = 0;
 	if (d->in && (rc = ingest_state_save_reserve(d->in, w)) < 0)
 		return rc;
+	if (d->src && (rc = tasource_state_save_reserve(d->src, w)) < 0)
+		return rc;
 	if (d->ta && (rc = analytics_state_save_reserve(d->ta, w)) < 0)
 		return rc;
 	return 0;
@@ -460,8 +495,8 @@ static int cp_save_reserve(void *arg, struct snapshot_writer *w)
 static int cp_save_step(void *arg, struct snapshot_writer *w, size_t budget)
 {
 	struct daemon *d = arg;
-	if (d->in && !d->in_saved) {
-		int rc = ingest_state_save_step(d->in, w, budget);
+	if ((d->in || d->src) && !d->in_saved) {
+		int rc = d->in ? ingest_state_save_step(d->in, w, budget) : tasource_state_save_step(d->src, w, budget);
 		if (rc <= 0)
 			return rc;
 		d->in_saved = true;
@@ -479,6 +514,8 @@ static void cp_save_end(void *arg)
 		analytics_hold(d->ta, false);
 	if (d->in)
 		ingest_hold(d->in, false);
+	if (d->src)
+		tasource_hold(d->src, false);
 }
 
 static int cp_load(void *arg, const struct snapshot *snap, uint64_t id, const char *why)
@@ -486,6 +523,8 @@ static int cp_load(void *arg, const struct snapshot *snap, uint64_t id, const ch
 	struct daemon *d = arg;
 	int rc = 0;
 	if (d->in && (rc = ingest_state_load(d->in, snap, id, why)) < 0)
+		return rc;
+	if (d->src && (rc = tasource_state_load(d->src, snap)) < 0)
 		return rc;
 	if (d->ta && (rc = analytics_state_load(d->ta, snap)) < 0)
 		return rc;
@@ -495,16 +534,27 @@ static int cp_load(void *arg, const struct snapshot *snap, uint64_t id, const ch
 static ssize_t cp_marker(void *arg, uint64_t id, const char *detail, char *buf, size_t cap, const char **key)
 {
 	struct daemon *d = arg;
+	if (d->src) {
+		*key = tasource_key(d->src);
+		return tasource_marker(d->src, id, detail, buf, cap);
+	}
 	if (!d->in)
 		return -ENOENT;
 	*key = ingest_feed(d->in);
 	return ingest_marker(d->in, id, detail, buf, cap);
 }
 
+static void cp_completed(void *arg, uint64_t id)
+{
+	struct daemon *d = arg;
+	if (d->src)
+		tasource_checkpointed(d->src);
+}
+
 static const char *cp_marker_key(void *arg)
 {
 	struct daemon *d = arg;
-	return d->in ? ingest_feed(d->in) : NULL;
+	return d->src ? tasource_key(d->src) : d->in ? ingest_feed(d->in) : NULL;
 }
 
 static void cp_fatal(void *arg, const char *why)
@@ -645,15 +695,16 @@ int daemon_run(const struct daemon_args *a, struct conf *conf, struct log *log)
 		code = rc == -EINVAL ? DAEMON_EXIT_CONFIG : DAEMON_EXIT_DEPENDENCY;
 		goto fail;
 	}
-	/* 5. the TA engine (role all; role=ta's Kafka consumer is not built yet) */
-	if (conf->role == CONF_ROLE_ALL && (rc = analytics_new(&d->loop, conf, log, d->out, &d->ta)) < 0) {
+	/* 5. the TA engine (roles all and ta) */
+	if (conf->role != CONF_ROLE_INGEST && (rc = analytics_new(&d->loop, conf, log, d->out, &d->ta)) < 0) {
 		d->ta = NULL;
 		log_error(log, LOG_SUB_TA, "cannot create the TA engine: %s", strerror(-rc));
 		code = DAEMON_EXIT_DEPENDENCY;
 		goto fail;
 	}
-	if (conf->role == CONF_ROLE_TA) {
-		log_error(log, LOG_SUB_TA, "role=ta (TA from the raw Kafka topics) is not implemented yet");
+	if ((rc = setup_tasource(d, err, sizeof(err))) < 0) {
+		d->src = NULL;
+		log_error(log, LOG_SUB_TA, "role=ta input: %s", err);
 		code = DAEMON_EXIT_CONFIG;
 		goto fail;
 	}
@@ -661,7 +712,8 @@ int daemon_run(const struct daemon_args *a, struct conf *conf, struct log *log)
 	/* 5b. the checkpoint store and coordinator (restores once Kafka is up) */
 	struct checkpoints_hooks ch = {.save_begin = cp_save_begin, .save_reserve = cp_save_reserve,
 				       .save_step = cp_save_step, .save_end = cp_save_end, .load = cp_load, .marker = cp_marker,
-				       .marker_key = cp_marker_key, .fatal = cp_fatal, .arg = d};
+				       .marker_key = cp_marker_key, .completed = cp_completed, .fatal = cp_fatal,
+				       .arg = d};
 	if ((rc = checkpoints_new(&d->loop, conf, log, d->out, &ch, &d->cp, err, sizeof(err))) < 0) {
 		d->cp = NULL;
 		log_error(log, LOG_SUB_STATE, "%s", err);

@@ -13,6 +13,7 @@
 #include "daemon/daemon.h"
 #include "daemon/outputs.h"
 #include "daemon/ingest.h"
+#include "daemon/tasource.h"
 #include "daemon/analytics.h"
 #include "daemon/observe.h"
 #include "daemon/schemas.h"
@@ -39,6 +40,7 @@ struct daemon {
 	struct outputs *out;
 	struct analytics *ta;       /* NULL for role=ingest */
 	struct ingest *in;          /* NULL for role=ta or when unconfigured */
+	struct tasource *src;       /* role=ta's input (the raw topics), else NULL */
 	const char *ingest_off;     /* why there is no Alpaca source, or NULL */
 	struct checkpoints *cp;     /* the checkpoint coordinator */
 	bool in_saved; /* the checkpoint being encoded has the ingest sections */

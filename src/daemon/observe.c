@@ -70,7 +70,10 @@ static size_t gates(struct daemon *d, struct metrics_gate *g)
 	const char *rc = d->schemas ? schemas_error_class(d->schemas) : NULL;
 	g[0] = (struct metrics_gate){"schema_registry", !d->schemas || schemas_state(d->schemas) == SCHEMAS_READY,
 				     rc ? rc : "schema_registry_resolving"};
-	g[1] = (struct metrics_gate){"alpaca_ws", subscribed, d->in ? "alpaca_ws_not_subscribed" : "alpaca_not_configured"};
+	if (d->src) /* role=ta: the input is the raw topics, its partitions assigned */
+		subscribed = flowing = tasource_assigned(d->src);
+	g[1] = (struct metrics_gate){"alpaca_ws", subscribed, d->src ? "ta_input_not_assigned" :
+				     d->in ? "alpaca_ws_not_subscribed" : "alpaca_not_configured"};
 	g[2] = (struct metrics_gate){"kafka", os.ready && os.gate, os.error_class ? os.error_class : "kafka_produce"};
 	g[3] = (struct metrics_gate){"market_data_channels", flowing, "market_data_channel_starvation"};
 	g[4] = (struct metrics_gate){"checkpoint", d->cp && checkpoints_gate(d->cp), "checkpoint_store"};

@@ -261,7 +261,9 @@ int outputs_new(uv_loop_t *loop, const struct conf *c, struct log *log, const st
 	o->pend_tail = &o->pend;
 	for (int t = 0; t < OUT_TOPIC_COUNT; t++) {
 		bool raw = t <= OUT_STATUS;
-		bool mine = names[t] && ((raw && c->role != CONF_ROLE_TA) || (!raw && c->role != CONF_ROLE_INGEST));
+		/* role=ta writes its checkpoint markers to the status topic */
+		bool mine = names[t] && ((raw && c->role != CONF_ROLE_TA) || (!raw && c->role != CONF_ROLE_INGEST) ||
+					 t == OUT_STATUS);
 		o->names[t] = names[t];
 		o->kidx[t] = -1;
 		if (mine) {

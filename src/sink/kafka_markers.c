@@ -55,18 +55,10 @@ static void quiet_log(const rd_kafka_t *rk, int level, const char *fac, const ch
 	/* The caller reports the outcome; the consumer's chatter is not ours. */
 }
 
-static rd_kafka_t *consumer_new(const struct kafka_markers_req *q, char *err, size_t errlen)
+rd_kafka_conf_t *kafka_markers_consumer_conf(const struct kafka_markers_req *q, char *err, size_t errlen)
 {
 	rd_kafka_conf_t *c = rd_kafka_conf_new();
 	char e[256];
-	const char *fixed[][2] = {
-		{"bootstrap.servers", q->bootstrap},
-		{"group.id", "torghut-checkpoint-markers"},
-		{"enable.auto.commit", "false"},
-		{"enable.auto.offset.store", "false"},
-		{"isolation.level", "read_committed"},
-		{"enable.partition.eof", "true"},
-	};
 
 	for (size_t i = 0; i < q->n_kv; i++) {
 		if (kafka_conf_key_ours(q->kv[i].key) || strcmp(q->kv[i].key, "bootstrap.servers") == 0)
@@ -79,17 +71,39 @@ static rd_kafka_t *consumer_new(const struct kafka_markers_req *q, char *err, si
 			return NULL;
 		}
 	}
+	if (rd_kafka_conf_set(c, "bootstrap.servers", q->bootstrap, e, sizeof(e)) != RD_KAFKA_CONF_OK) {
+		snprintf(err, errlen, "bootstrap.servers: %s", e);
+		rd_kafka_conf_destroy(c);
+		return NULL;
+	}
+	if (q->sasl_password && rd_kafka_conf_set(c, "sasl.password", q->sasl_password, e, sizeof(e)) != RD_KAFKA_CONF_OK) {
+		snprintf(err, errlen, "kafka.sasl.password.file: %s", e); /* never the value */
+		rd_kafka_conf_destroy(c);
+		return NULL;
+	}
+	return c;
+}
+
+static rd_kafka_t *consumer_new(const struct kafka_markers_req *q, char *err, size_t errlen)
+{
+	rd_kafka_conf_t *c = kafka_markers_consumer_conf(q, err, errlen);
+	char e[256];
+	const char *fixed[][2] = {
+		{"group.id", "torghut-checkpoint-markers"},
+		{"enable.auto.commit", "false"},
+		{"enable.auto.offset.store", "false"},
+		{"isolation.level", "read_committed"},
+		{"enable.partition.eof", "true"},
+	};
+
+	if (!c)
+		return NULL;
 	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
 		if (rd_kafka_conf_set(c, fixed[i][0], fixed[i][1], e, sizeof(e)) != RD_KAFKA_CONF_OK) {
 			snprintf(err, errlen, "%s: %s", fixed[i][0], e);
 			rd_kafka_conf_destroy(c);
 			return NULL;
 		}
-	if (q->sasl_password && rd_kafka_conf_set(c, "sasl.password", q->sasl_password, e, sizeof(e)) != RD_KAFKA_CONF_OK) {
-		snprintf(err, errlen, "kafka.sasl.password.file: %s", e); /* never the value */
-		rd_kafka_conf_destroy(c);
-		return NULL;
-	}
 	rd_kafka_conf_set_log_cb(c, quiet_log);
 	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, e, sizeof(e));
 	if (!rk) {

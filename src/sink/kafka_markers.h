@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <librdkafka/rdkafka.h>
+
 #include "sink/kafka.h"
 
 struct kafka_markers_req {
@@ -35,6 +37,12 @@ struct kafka_markers_req {
  * Returns 0, or a negative errno code with a one-line reason in err
  * (-ETIMEDOUT, -EIO, -EINVAL for a bad setting). */
 int kafka_markers_scan(const struct kafka_markers_req *q, uint64_t *id, char *err, size_t errlen);
+
+/* A consumer configuration with the producer's connection settings
+ * (bootstrap, kafka.* security settings, the SASL password; the producer's
+ * own keys left out), for any consumer of the same cluster (the marker
+ * scan, role=ta's input). NULL with err naming the key on a bad value. */
+rd_kafka_conf_t *kafka_markers_consumer_conf(const struct kafka_markers_req *q, char *err, size_t errlen);
 
 /* The marker's detail for a transaction (what the scan matches), into buf. */
 int kafka_markers_detail(const char *txn_id, const char *txn_tag, char *buf, size_t cap);

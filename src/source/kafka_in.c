@@ -149,6 +149,21 @@ static void kin_fatal_rd(struct kafka_in *k, const char *where)
  * rd_kafka_consumer_close on a worker, where they touch nothing of ours
  * (closing was set before the work was queued, and stays set). */
 
+/* A partition leaving us keeps its position among the pending ones: if it
+ * comes back (an eager rebalance revokes and reassigns everything), it goes
+ * on where our state is, not at the group's older committed offset. */
+static void keep_position(struct kafka_in *k, const struct part *pt)
+{
+	if (pt->p.offset >= 0) /* what we delivered is newer than anything pending */
+		pos_put(&k->pending, pt->p.topic, pt->p.partition, pt->p.offset); /* best effort */
+}
+
+static void keep_positions(struct kafka_in *k, const struct pos_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		keep_position(k, &l->v[i]);
+}
+
 static void kin_on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			     rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
@@ -161,8 +176,10 @@ static void kin_on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	KAFKA_IN_CHECK(k);
 	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS && !k->closing) {
 		k->stats.rebalances++;
-		if (!coop)
-			k->parts.n = 0; /* eager: the list is the whole assignment */
+		if (!coop) { /* eager: the list is the whole assignment */
+			keep_positions(k, &k->parts);
+			k->parts.n = 0;
+		}
 		for (int i = 0; i < parts->cnt; i++) {
 			rd_kafka_topic_partition_t *p = &parts->elems[i];
 			ssize_t j = pos_find(&k->pending, p->topic, p->partition);
@@ -188,8 +205,10 @@ static void kin_on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			for (int i = 0; i < parts->cnt; i++) {
 				ssize_t j = pos_find(&k->parts, parts->elems[i].topic, parts->elems[i].partition);
 
-				if (j >= 0)
+				if (j >= 0) {
+					keep_position(k, &k->parts.v[j]);
 					pos_del(&k->parts, (size_t)j);
+				}
 			}
 			if (err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
 				k->parts.n = 0;
@@ -696,9 +715,20 @@ int kafka_in_set_positions(struct kafka_in *k, const struct kafka_in_pos *p, siz
 
 size_t kafka_in_positions(const struct kafka_in *k, struct kafka_in_pos *out, size_t cap)
 {
-	for (size_t i = 0; i < k->parts.n && i < cap; i++)
-		out[i] = k->parts.v[i].p;
-	return k->parts.n;
+	size_t n = 0;
+	for (size_t i = 0; i < k->parts.n; i++, n++)
+		if (n < cap)
+			out[n] = k->parts.v[i].p;
+	/* Set but not assigned yet (a restore waiting for the group, or a
+	 * partition that left us): still where our state is. */
+	for (size_t i = 0; i < k->pending.n; i++) {
+		if (pos_find(&k->parts, k->pending.v[i].p.topic, k->pending.v[i].p.partition) >= 0)
+			continue;
+		if (n < cap)
+			out[n] = k->pending.v[i].p;
+		n++;
+	}
+	return n;
 }
 
 void kafka_in_hold(struct kafka_in *k, bool hold)

@@ -19,8 +19,8 @@
  *
  * Rebalances: eager (rd_kafka_assign) unless the configured
  * partition.assignment.strategy is cooperative (incremental assign). A
- * partition revoked leaves the positions; one assigned starts at its set
- * position if there is one, else at the committed offset (or
+ * partition revoked keeps its position as a set one; one assigned starts at
+ * its set position if there is one, else at the committed offset (or
  * auto.offset.reset). Rebalance events travel in the same queue as records,
  * so while delivery is held they wait too.
  *
@@ -123,8 +123,10 @@ int kafka_in_start(struct kafka_in *k);
 int kafka_in_set_positions(struct kafka_in *k, const struct kafka_in_pos *p, size_t n);
 
 /* The position of every assigned partition after the records delivered so
- * far (what a checkpoint stores), in assignment order. Writes at most cap
- * entries; returns the number of assigned partitions (may exceed cap). */
+ * far (what a checkpoint stores), in assignment order, then the positions
+ * set but not assigned now (a restore waiting for the group's assignment, a
+ * partition revoked: if it comes back it goes on from there). Writes at most
+ * cap entries; returns the number of positions (may exceed cap). */
 size_t kafka_in_positions(const struct kafka_in *k, struct kafka_in_pos *out, size_t cap);
 
 /* hold=true: no on_msg until released (a checkpoint is encoding the state);

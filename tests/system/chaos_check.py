@@ -57,10 +57,16 @@ for e, tag in status_env:
         aborted.add(m.group(1))
 print('# %d transactions aborted in process, named by their gap events' % len(aborted & committed_tags))
 committed_tags -= aborted
-markers = [e['payload']['attempt'] for e, _ in status_env if e['payload'].get('status') == 'checkpoint']
+# Per transactional.id (a role=ingest and a role=ta daemon share the topic).
+markers = collections.defaultdict(list)
+for e, _ in status_env:
+    if e['payload'].get('status') == 'checkpoint':
+        m = re.search(r'txn=(\S+)', e['payload'].get('detail') or '')
+        markers[m.group(1) if m else None].append(e['payload']['attempt'])
 check('checkpoint markers were committed', len(markers) > 0, len(markers))
-check('checkpoint marker ids only grow (ids are never reused)', markers == sorted(markers) and len(set(markers)) == len(markers),
-      [m for i, m in enumerate(markers) if i and m <= markers[i - 1]][:5])
+check('checkpoint marker ids only grow (ids are never reused)',
+      all(ms == sorted(ms) and len(set(ms)) == len(ms) for ms in markers.values()),
+      {t: [m for i, m in enumerate(ms) if i and m <= ms[i - 1]][:5] for t, ms in markers.items()})
 
 
 # --untagged-committed: records without a tag were written in the

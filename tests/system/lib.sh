@@ -72,3 +72,40 @@ replay_start() {
 }
 # The topics of wire.md, for mock_start.
 TOPICS_ALL="torghut.trades.v1 torghut.quotes.v1 torghut.bars.1m.v1 torghut.status.v1 torghut.ta.bars.1s.v1 torghut.ta.signals.v1 torghut.ta.status.v1"
+# session_end REC SPEED T0: sleeps until the live replay of recording REC at
+# SPEED, started when SECONDS was T0, has sent everything, plus 4 s, then 4 s
+# more (> slack: the last bars close on the wall-clock advance).
+session_end() {
+	local span left
+	span=$($PY -c "
+import json
+ts=[json.loads(l)['at_ns'] for l in open('$1') if '\"msg\"' in l and 'at_ns' in l]
+print(int((max(ts)-min(ts))/1e9/$2)+1 if ts else 60)")
+	left=$((span + 4 - (SECONDS - $3)))
+	[ "$left" -gt 0 ] && sleep "$left"
+	sleep 4
+}
+# chaos_check ARGS...: tests/system/chaos_check.py ARGS, its ok/not ok lines
+# counted as this test's.
+chaos_check() {
+	$PY "$S/tests/system/chaos_check.py" "$@" >"$tmp/check.out" 2>&1
+	grep -E '^(ok|not ok|#)' "$tmp/check.out"
+	npass=$((npass + $(grep -c '^ok ' "$tmp/check.out")))
+	nfail=$((nfail + $(grep -c '^not ok ' "$tmp/check.out")))
+	grep -q 'passed' "$tmp/check.out" || { no "checker ran"; tail -20 "$tmp/check.out"; }
+}
+# live_session SEED MINUTES SPEED: a generated NVDA session ($tmp/rec.jsonl,
+# regular hours from 09:30) played as a live feed at SPEED (one clock: what
+# is sent while nobody listens is lost, like Alpaca; --dead-hold 0 frees a
+# killed client's slot at once; sent messages in $tmp/send.csv) with the
+# Kafka mock cluster in a helper process; credentials KEY1/SECRET1 in
+# $tmp/key and $tmp/secret. Sets BOOTSTRAP and REPLAY_PORT; 1 on failure
+# (reported).
+live_session() {
+	"$B/src/torghut-replay" generate --seed "$1" --premarket 0 --minutes "$2" --out "$tmp/rec.jsonl" >/dev/null ||
+		{ no "session generated"; return 1; }
+	echo KEY1 >"$tmp/key"; echo SECRET1 >"$tmp/secret"
+	mock_start $TOPICS_ALL || { no "kafka mock helper started"; return 1; }
+	replay_start --recording "$tmp/rec.jsonl" --live --speed "$3" --key KEY1 --secret SECRET1 --dead-hold 0 \
+		--conn-limit 4 --send-log "$tmp/send.csv" || { no "replay started"; return 1; }
+}

@@ -14,15 +14,8 @@
 
 kills=${CHAOS_KILLS:-20}
 speed=2
-"$B/src/torghut-replay" generate --seed 11 --premarket 0 --minutes 2 --out "$tmp/rec.jsonl" >/dev/null || exit 1
-echo KEY1 >"$tmp/key"; echo SECRET1 >"$tmp/secret"
-
-mock_start $TOPICS_ALL || { no "kafka mock helper started"; finish; exit; }
+live_session 11 2 $speed || { finish; exit; }
 boot=$BOOTSTRAP
-# --dead-hold 0: a killed client's slot is free at once (Alpaca holds it up
-# to 90 s; that backoff is not what this test is about).
-replay_start --recording "$tmp/rec.jsonl" --live --speed $speed --key KEY1 --secret SECRET1 --dead-hold 0 --conn-limit 4 --send-log "$tmp/send.csv" \
-	|| { no "replay started"; finish; exit; }
 port=$REPLAY_PORT
 cat >"$tmp/torghut.conf" <<CONF
 profile = exactly-once
@@ -74,13 +67,7 @@ check "at least a third of the kills during a checkpoint" test "$targeted" -ge $
 # The last run sees the session to its end, then drains.
 start final
 wait_for 15 running || no "final start"
-span=$($PY -c "
-import json
-ts=[json.loads(l)['at_ns'] for l in open('$tmp/rec.jsonl') if '\"msg\"' in l and 'at_ns' in l]
-print(int((max(ts)-min(ts))/1e9/$speed)+1 if ts else 60)")
-left=$((span + 4 - (SECONDS - t0)))
-[ "$left" -gt 0 ] && sleep "$left"
-sleep 4 # > slack: the last bars close on the wall-clock advance
+session_end "$tmp/rec.jsonl" $speed $t0
 # The hold: the snapshots took many steps, and frames that arrived meanwhile
 # were kept and handled after (chaos_check then finds them all, in order).
 st=$(ctl --json status 2>/dev/null | tr -d ' \n')
@@ -94,11 +81,7 @@ wait "$dpid"; rc=$?
 check "final run drained, exit 0" test $rc -eq 0
 check "the daemon logged restores from committed checkpoints" grep -q 'restored checkpoint' "$tmp"/torghutd.*.log
 
-$PY "$S/tests/system/chaos_check.py" "$boot" "$tmp/send.csv" "$S/schemas" 2 "$tmp/starts" >"$tmp/check.out" 2>&1
-cat "$tmp/check.out" | grep -E '^(ok|not ok|#)'
-npass=$((npass + $(grep -c '^ok ' "$tmp/check.out")))
-nfail=$((nfail + $(grep -c '^not ok ' "$tmp/check.out")))
-grep -q 'passed' "$tmp/check.out" || { no "checker ran"; tail -20 "$tmp/check.out"; }
+chaos_check "$boot" "$tmp/send.csv" "$S/schemas" 2 "$tmp/starts"
 if [ $nfail -gt 0 ]; then
 	echo "# last log:"; grep -v ' debug ' "$tmp/torghutd.final.log" | tail -20 | sed 's/^/#   /'
 fi

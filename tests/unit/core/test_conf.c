@@ -155,6 +155,18 @@ static void test_bad_duration(void **state)
 	expect_error(*state, "alpaca.idle.timeout = 1ms\n", NULL, 0, "out of range", NULL);
 }
 
+/* A key the daemon needs, set empty, is an error, not a NULL for later. */
+static void test_empty_required(void **state)
+{
+	expect_error(*state, "role = ta\nkafka.bootstrap.servers =\n", NULL, 0,
+		     "torghut.conf:2: kafka.bootstrap.servers: must not be empty (the default is \"embedded\")", NULL);
+	expect_error(*state, "ta.group.id =\n", NULL, 0, "torghut.conf:1: ta.group.id: must not be empty", NULL);
+	expect_error(*state, "ta.auto.offset.reset = smallest\n", NULL, 0,
+		     "torghut.conf:1: ta.auto.offset.reset: expected earliest or latest, got \"smallest\"", NULL);
+	expect_error(*state, "debug.checkpoint-step = lots\n", NULL, 0,
+		     "torghut.conf:1: debug.checkpoint-step: expected a size from 0 to 1GiB", NULL);
+}
+
 static void test_unknown_key(void **state)
 {
 	expect_error(*state, "profile = exactly-once\nalpaca.symbolz = NVDA\n", NULL, 0,
@@ -387,6 +399,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_other_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_binary_file, setup, teardown),
 		cmocka_unit_test(test_durations),
+		cmocka_unit_test_setup_teardown(test_empty_required, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_diff, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

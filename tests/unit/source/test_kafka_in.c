@@ -384,7 +384,15 @@ static void test_set_positions_new_group(void **state)
 		p[i++].offset = first[tp];
 	}
 	assert_int_equal(kafka_in_set_positions(o.k, p, 3), 0);
-	assert_int_equal(kafka_in_positions(o.k, p, 3), 0); /* nothing assigned yet */
+	/* nothing assigned yet: the set positions are the state a checkpoint
+	 * taken now must keep */
+	struct kafka_in_pos q[4];
+	assert_int_equal(kafka_in_positions(o.k, q, 4), 3);
+	for (int i = 0; i < 3; i++) {
+		assert_string_equal(q[i].topic, p[i].topic);
+		assert_int_equal(q[i].partition, p[i].partition);
+		assert_int_equal(q[i].offset, p[i].offset);
+	}
 	assert_int_equal(kafka_in_start(o.k), 0);
 	expect(&f, &o, 0, 30 + 50 + 17 + 1, first, end);
 	check_positions(o.k, 50);
