@@ -21,21 +21,23 @@
  * upstream-compatible producer may round it). eventTs is still required and
  * checked, as wire.md has it in every envelope.
  *
- * The document is tokenized by jsmn in strict mode, which is not a full
- * validator (it lets, e.g., a missing comma through); every value read is
- * checked to the letter (JSON number and integer grammar, escapes). Numbers
- * are converted with strtod, which assumes the "C" locale's decimal point
- * (the daemon never calls setlocale; under another locale they are refused,
- * never misread). Stateless, no allocation, about 4 KiB of stack. */
+ * The whole record is checked to be one JSON object (RFC 8259 syntax;
+ * not checked: UTF-8 validity and raw control bytes inside strings other
+ * than the symbol). Numbers read exactly as strtod reads them: short
+ * decimals by one exact division, the rest by strtod, which assumes the
+ * "C" locale's decimal point (the daemon never calls setlocale; under
+ * another locale those are refused, never misread). Stateless, no
+ * allocation, a few hundred bytes of stack per nesting level. About 1.6 us
+ * a trade envelope (430 bytes) at -O2. */
 #pragma once
 
 #include <stddef.h>
 
 #include "event.h"
 
-/* Most JSON tokens (keys, values, array elements) one envelope may have;
- * ours have about 60. */
-#define ENVELOPE_IN_TOKENS_MAX 256
+/* How deep unknown values may nest (ours: 2); deeper records are refused,
+ * which bounds the scanner's recursion. */
+#define ENVELOPE_IN_DEPTH_MAX 32
 
 /* Decodes one ingest envelope (a Kafka record value; need not be
  * NUL-terminated) into *ev: kind from `channel` (trades, quotes, bars,
@@ -46,7 +48,7 @@
  * on success. Returns
  *   0         decoded
  *   -ENOTSUP  a channel TA does not use (status, dailyBars, ...), for the
- *             caller to count and skip; err says which
+ *             caller to count and skip (err says so)
  *   -EINVAL   err says what is wrong, "field: problem", e.g.
  *             "eventTs: not an RFC 3339 time", "payload.p: missing"
  * err (errlen bytes, NUL-terminated, truncated) may be NULL. */
