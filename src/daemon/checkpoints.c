@@ -415,6 +415,7 @@ static void end_when_idle(struct checkpoints *cp, int status, const char *why)
 	if (r->encoding) { /* steps still running: stopped, the data path released */
 		r->encoding = false;
 		uv_idle_stop(&cp->encode_idle);
+		uv_timer_stop(&cp->delay);
 		snapshot_writer_fini(&r->w);
 		cp->h.save_end(cp->h.arg);
 	}
@@ -670,6 +671,15 @@ static void seal_after(uv_work_t *w, int status)
 		encoded(cp);
 }
 
+static void on_encode_idle(uv_idle_t *h);
+
+static void on_step_delay(uv_timer_t *t)
+{
+	struct checkpoints *cp = t->data;
+	if (cp->run.encoding)
+		uv_idle_start(&cp->encode_idle, on_encode_idle);
+}
+
 /* One step of the snapshot per loop iteration; other callbacks run in
  * between, but nothing that changes the state (it is held). */
 static void on_encode_idle(uv_idle_t *h)
@@ -684,8 +694,15 @@ static void on_encode_idle(uv_idle_t *h)
 	r->steps++;
 	if (dt > r->step_max_ns)
 		r->step_max_ns = dt;
-	if (rc == 0)
+	if (rc == 0) {
+		if (cp->conf->debug_checkpoint_step) {
+			/* tests: a step per millisecond, so that frames surely
+			 * arrive during the snapshot and are held */
+			uv_idle_stop(&cp->encode_idle);
+			uv_timer_start(&cp->delay, on_step_delay, 1, 0);
+		}
 		return;
+	}
 	uv_idle_stop(&cp->encode_idle);
 	r->encoding = false;
 	cp->h.save_end(cp->h.arg); /* the state may move on: the bytes are taken */

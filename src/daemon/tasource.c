@@ -47,7 +47,7 @@ struct tasource {
 	int64_t dd_off;
 
 	bool held;
-	uint64_t events, duplicates, rejected, skipped;
+	uint64_t events, duplicates, rejected, skipped, errors;
 	char last_reject[256];
 	void (*closed_cb)(void *);
 	void *closed_arg;
@@ -90,8 +90,9 @@ static void on_msg(void *arg, const struct kafka_in_msg *m)
 static void on_error(void *arg, bool fatal, const char *what)
 {
 	struct tasource *s = arg;
-	if (!fatal) {
-		log_warn(s->log, LOG_SUB_TA, "input consumer: %s", what);
+	if (!fatal) { /* librdkafka retries; a broker outage repeats: logged at a bounded rate */
+		if (s->errors++ % REJECT_LOG_EVERY == 0)
+			log_warn(s->log, LOG_SUB_TA, "input consumer (%" PRIu64 " errors so far): %s", s->errors, what);
 		return;
 	}
 	log_error(s->log, LOG_SUB_TA, "input consumer: %s", what);
@@ -309,7 +310,7 @@ out:
 
 void tasource_checkpointed(struct tasource *s)
 {
-	if (s->in && s->saved_done && s->nsaved)
+	if (s->in && s->saved_done && s->nsaved && tasource_assigned(s)) /* else not a member to commit as */
 		kafka_in_commit(s->in, s->saved, s->nsaved); /* best effort: monitoring only */
 }
 

@@ -40,8 +40,10 @@ control.socket = $tmp/t.sock
 state.checkpoints.dir = $tmp/chk-ta
 debug.checkpoint-delay = 100ms
 debug.checkpoint-step = 64
-# the group coordinator reassigns a killed member's partitions after this
+# the group coordinator drops a killed member after the session timeout, and
+# a rebalance waits at most max.poll.interval.ms for members to rejoin
 kafka.session.timeout.ms = 6000
+kafka.max.poll.interval.ms = 10000
 CONF
 
 "$B/src/torghutd" -c "$tmp/ingest.conf" >"$tmp/ingest.log" 2>&1 &
@@ -60,7 +62,7 @@ t0=$SECONDS
 started_ok=0 targeted=0
 for i in $(seq 1 "$kills"); do
 	start "$i"
-	wait_for 20 assigned && started_ok=$((started_ok + 1))
+	wait_for 40 assigned && started_ok=$((started_ok + 1))
 	sleep "0.$((RANDOM % 8 + 2))"
 	if [ $((i % 2)) -eq 0 ]; then
 		wait_for 3 in_checkpoint && targeted=$((targeted + 1))
@@ -73,7 +75,7 @@ echo "# $targeted kills landed while a checkpoint was in progress"
 check "the restarts restored input positions" grep -q 'input positions restored' "$tmp"/ta.*.log
 
 start final
-wait_for 20 assigned || no "final start"
+wait_for 40 assigned || no "final start"
 session_end "$tmp/rec.jsonl" $speed $t0
 st=$(ta_status)
 echo "# role=ta input: $(echo "$st" | grep -o '"input":{[^}]*}')"
