@@ -261,14 +261,18 @@ static int compose(int argc, char **argv)
 			}
 			json_object_set_new(s, key, json_string(eq + 1));
 		} else if (!strcmp(a, "--text")) {
-			const char *eq = strchr(v, '=');
+			/* the last '=': a name may hold one ("goal <= 20 ms"), a path does not */
+			const char *eq = strrchr(v, '=');
 			if (!eq)
 				die("--text wants NAME=FILE, got %s", v);
 			char *t = slurp(eq + 1);
-			char name[128];
-			snprintf(name, sizeof(name), "%.*s", (int)(eq - v), v);
-			if (t)
-				json_object_set_new(texts, name, json_string(t));
+			if (!t)
+				die("--text %s: cannot read %s", v, eq + 1); /* never a section silently missing */
+			char *name = strndup(v, (size_t)(eq - v));
+			if (!name)
+				die("out of memory");
+			json_object_set_new(texts, name, json_string(t));
+			free(name);
 			free(t);
 		} else if (!strcmp(a, "--callgrind")) {
 			const char *eq = strchr(v, '=');
