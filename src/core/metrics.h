@@ -37,6 +37,11 @@
 #define METRICS_MESSAGES_IN "torghut_messages_in_total"                    /* {channel} */
 #define METRICS_DEDUP_DROPS "torghut_dedup_drops_total"                    /* {channel} */
 #define METRICS_PARSE_REJECTS "torghut_parse_rejects_total"                /* {reason} */
+/* role=ta's input (daemon/tasource): records consumed from the raw topics,
+ * by outcome: event, duplicate, rejected (malformed), skipped (a channel TA
+ * does not use); partitions assigned to this instance */
+#define METRICS_TA_INPUT_RECORDS "torghut_ta_input_records_total"           /* {outcome} */
+#define METRICS_TA_INPUT_PARTITIONS "torghut_ta_input_partitions"           /* gauge */
 /* TA */
 #define METRICS_LATE_TRADES "torghut_late_trades_total"
 /* Kafka (sink) */
@@ -54,6 +59,8 @@
 #define METRICS_CHECKPOINT_FAILURES "torghut_checkpoint_failures_total"
 #define METRICS_CHECKPOINT_DURATION "torghut_checkpoint_duration_seconds"  /* histogram */
 #define METRICS_CHECKPOINT_AGE "torghut_checkpoint_age_seconds"            /* gauge */
+#define METRICS_CHECKPOINT_ENCODE "torghut_checkpoint_encode_seconds"      /* gauge: loop work, last snapshot */
+#define METRICS_CHECKPOINT_STEP_MAX "torghut_checkpoint_encode_step_max_seconds" /* gauge: its longest step */
 /* Readiness (daemon), one-hot like upstream's readyz gauges */
 #define METRICS_READY "torghut_readyz_status"                              /* gauge 0/1 */
 #define METRICS_READY_GATE "torghut_readyz_gate_status"                    /* gauge {gate} */

@@ -107,6 +107,15 @@ static void collect(struct observe *o)
 				    fs->by_reason[r]);
 		set_counter(m, METRICS_PARSE_REJECTS, METRICS_LABELS("reason", "frame"), fs->frames_bad);
 	}
+	if (d->src) {
+		struct tasource_stats ts;
+		tasource_stats(d->src, &ts);
+		set_counter(m, METRICS_TA_INPUT_RECORDS, METRICS_LABELS("outcome", "event"), ts.events);
+		set_counter(m, METRICS_TA_INPUT_RECORDS, METRICS_LABELS("outcome", "duplicate"), ts.duplicates);
+		set_counter(m, METRICS_TA_INPUT_RECORDS, METRICS_LABELS("outcome", "rejected"), ts.rejected);
+		set_counter(m, METRICS_TA_INPUT_RECORDS, METRICS_LABELS("outcome", "skipped"), ts.skipped);
+		set_gauge(m, METRICS_TA_INPUT_PARTITIONS, NULL, (int64_t)ts.assigned);
+	}
 	if (d->ta)
 		set_counter(m, METRICS_LATE_TRADES, NULL, analytics_late_trades(d->ta));
 	if (d->out) {
@@ -148,6 +157,24 @@ static void collect(struct observe *o)
 }
 
 /* ------------------------------------------------------------ HTTP */
+
+static double cp_encode_seconds(void *arg)
+{
+	struct observe *o = arg;
+	struct checkpoints_stats cs = {0};
+	if (o->d->cp)
+		checkpoints_stats(o->d->cp, &cs);
+	return cs.last_snapshot_ns / 1e9;
+}
+
+static double cp_step_max_seconds(void *arg)
+{
+	struct observe *o = arg;
+	struct checkpoints_stats cs = {0};
+	if (o->d->cp)
+		checkpoints_stats(o->d->cp, &cs);
+	return cs.last_step_max_ns / 1e9;
+}
 
 static void h_metrics(void *arg, const struct http_request *req, struct http_response *resp)
 {
@@ -227,6 +254,8 @@ int observe_new(struct daemon *d, char *err, size_t errlen)
 		goto fail;
 	}
 	metrics_gauge_fn(o->m, METRICS_LOOP_LAG_MAX, NULL, NULL, looplag_recent_max_seconds, o->lag);
+	metrics_gauge_fn(o->m, METRICS_CHECKPOINT_ENCODE, NULL, NULL, cp_encode_seconds, o);
+	metrics_gauge_fn(o->m, METRICS_CHECKPOINT_STEP_MAX, NULL, NULL, cp_step_max_seconds, o);
 	struct http_server_opts ho = {.listen = d->conf->http_listen, .routes = routes, .nroutes = 3, .arg = o};
 	if ((rc = http_server_new(&d->loop, &ho, &o->http, err, errlen)) < 0) {
 		looplag_close(o->lag, NULL, NULL);

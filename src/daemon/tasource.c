@@ -343,6 +343,17 @@ json_t *tasource_status_json(const struct tasource *s)
 			 "last_rejected", s->last_reject[0] ? s->last_reject : NULL);
 }
 
+void tasource_stats(const struct tasource *s, struct tasource_stats *st)
+{
+	*st = (struct tasource_stats){.events = s->events, .duplicates = s->duplicates, .rejected = s->rejected,
+				      .skipped = s->skipped};
+	if (s->in) {
+		struct kafka_in_stats ks;
+		kafka_in_stats(s->in, &ks);
+		st->assigned = ks.assigned;
+	}
+}
+
 bool tasource_assigned(const struct tasource *s)
 {
 	struct kafka_in_stats st = {0};

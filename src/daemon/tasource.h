@@ -65,6 +65,12 @@ void tasource_checkpointed(struct tasource *s);
 ssize_t tasource_marker(struct tasource *s, uint64_t id, const char *detail, char *buf, size_t cap);
 const char *tasource_key(const struct tasource *s);
 
+struct tasource_stats {
+	uint64_t events, duplicates, rejected, skipped;
+	size_t assigned; /* partitions */
+};
+void tasource_stats(const struct tasource *s, struct tasource_stats *st);
+
 /* For `torghutctl status` (a new object) and the gate: assigned partitions. */
 json_t *tasource_status_json(const struct tasource *s);
 bool tasource_assigned(const struct tasource *s);

@@ -80,6 +80,13 @@ session_end "$tmp/rec.jsonl" $speed $t0
 st=$(ta_status)
 echo "# role=ta input: $(echo "$st" | grep -o '"input":{[^}]*}')"
 check "role=ta decoded the raw records (none rejected)" sh -c "echo '$st' | grep -q '\"rejected\":0'"
+port=$(echo "$st" | sed -n 's/.*"http":{[^}]*"port":\([0-9]*\).*/\1/p')
+curl -sf "http://127.0.0.1:$port/metrics" >"$tmp/metrics"
+check "role=ta /metrics is valid Prometheus text" $PY "$S/tests/system/promcheck.py" <"$tmp/metrics"
+check "role=ta /metrics counts input events and assigned partitions" bash -c \
+	"grep -q '^torghut_ta_input_records_total{outcome=\"event\"} [1-9]' '$tmp/metrics' &&
+	 grep -q '^torghut_ta_input_partitions [1-9]' '$tmp/metrics' &&
+	 grep -q '^torghut_checkpoint_encode_step_max_seconds ' '$tmp/metrics'"
 TORGHUT_SOCKET=$tmp/t.sock "$B/src/torghutctl" drain >/dev/null
 wait "$tpid"; rc=$?
 check "role=ta drained, exit 0" test $rc -eq 0
