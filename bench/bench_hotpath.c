@@ -61,8 +61,8 @@
 #endif
 
 /* As in daemon/ingest.c (private there): the daemon's dedup. */
-#define HP_DEDUP_WINDOW_NS (120 * CLOCK_NS_PER_SEC)
-#define HP_DEDUP_MAX 262144
+#define HP_DEDUP_WINDOW_NS DEDUP_FEED_WINDOW_NS /* as the daemon */
+#define HP_DEDUP_MAX DEDUP_FEED_ENTRIES
 #define HP_DAY_NS (86400 * CLOCK_NS_PER_SEC)
 #define HP_MONO0 (1000 * CLOCK_NS_PER_SEC) /* monotonic time of the session start */
 #define HP_GOAL_MPS 1.5                   /* issue 8: parse + dedup + TA, M msgs/s/core */

@@ -151,7 +151,7 @@ static struct state make(void)
 	ta_engine_opts_default(&o);
 	o.on_bar = nop_bar;
 	o.on_signal = nop_sig;
-	struct state st = {ta_engine_new(&o), dedup_new(120LL * 1000000000, 262144), seq_map_new()};
+	struct state st = {ta_engine_new(&o), dedup_new(DEDUP_FEED_WINDOW_NS, DEDUP_FEED_ENTRIES), seq_map_new()};
 	if (!st.eng || !st.dd || !st.seq) {
 		fprintf(stderr, "bench_snapshot: out of memory\n");
 		exit(1);

@@ -499,10 +499,9 @@ static int cp_save_step(void *arg, struct snapshot_writer *w, size_t budget)
 		int rc = d->in ? ingest_state_save_step(d->in, w, budget) : tasource_state_save_step(d->src, w, budget);
 		if (rc <= 0)
 			return rc;
-		d->in_saved = true;
+		d->in_saved = true; /* until save_end: the TA engine's steps follow */
 		return d->ta ? 0 : 1;
 	}
-	d->in_saved = false;
 	return d->ta ? analytics_state_save_step(d->ta, w, budget) : 1;
 }
 

@@ -21,9 +21,6 @@
 #include <string.h>
 
 #define ENV_BUF_MIN 65536
-#define DEDUP_WINDOW_NS (120 * CLOCK_NS_PER_SEC)
-#define DEDUP_MAX 262144
-#define STATUS_SEQ_CHANNEL 250 /* seq counter id of our connection status events */
 #define GAP_REPORT_MS 1000     /* backpressure drops are reported at most this often */
 /* Frames handled per loop iteration stop (reading pauses) once this much
  * time has gone into them, so timers and Kafka's queue are served between
@@ -223,7 +220,7 @@ static void on_gap_timer(uv_timer_t *t)
 		return;
 	struct envelope_conn_status cs = {
 		.ingest_ns = clock_real_ns(), .event_ns = clock_real_ns(), .feed = in->feed,
-		.seq = seq_map_next(in->seq, STATUS_SEQ_CHANNEL, in->feed), .status = ENVELOPE_CONN_GAP,
+		.seq = seq_map_next(in->seq, SEQ_CHANNEL_CONN_STATUS, in->feed), .status = ENVELOPE_CONN_GAP,
 		.error_class = "kafka_produce", .detail = "records refused by Kafka backpressure",
 		.has_gap_start = true, .gap_start_ns = in->drop_first_t, .has_gap_end = true,
 		.gap_end_ns = in->drop_last_t, .has_dropped = true, .dropped = (int64_t)in->drop_pending};
@@ -246,7 +243,7 @@ static void report_recovery_gap(struct ingest *in, int64_t first_live_ns)
 	 * gap then has no start, meaning "anything before its end". */
 	struct envelope_conn_status cs = {
 		.ingest_ns = clock_real_ns(), .event_ns = clock_real_ns(), .feed = in->feed,
-		.seq = seq_map_next(in->seq, STATUS_SEQ_CHANNEL, in->feed), .status = ENVELOPE_CONN_GAP,
+		.seq = seq_map_next(in->seq, SEQ_CHANNEL_CONN_STATUS, in->feed), .status = ENVELOPE_CONN_GAP,
 		.error_class = "recovery", .detail = in->recover_why,
 		.has_gap_start = in->recover_start_ns != 0, .gap_start_ns = in->recover_start_ns, .has_gap_end = true,
 		.gap_end_ns = first_live_ns};
@@ -301,7 +298,7 @@ static void cb_status(void *arg, const struct alpaca_status_ev *ev)
 		[ALPACA_STATUS_GAP] = ENVELOPE_CONN_GAP};
 	struct envelope_conn_status cs = {
 		.ingest_ns = clock_real_ns(), .event_ns = clock_real_ns(), .feed = in->feed,
-		.seq = seq_map_next(in->seq, STATUS_SEQ_CHANNEL, in->feed), .status = map[ev->status],
+		.seq = seq_map_next(in->seq, SEQ_CHANNEL_CONN_STATUS, in->feed), .status = map[ev->status],
 		.has_error_code = ev->error_code != 0, .error_code = ev->error_code,
 		.error_class = ev->error_class_name, .detail = ev->detail, .has_attempt = true,
 		.attempt = ev->attempt, .has_gap_start = ev->gap_start_ns != 0, .gap_start_ns = ev->gap_start_ns,
@@ -463,7 +460,7 @@ int ingest_new(uv_loop_t *loop, const struct conf *c, struct log *log, struct ou
 	in->feed = strdup(c->alpaca_feed);
 	in->url = strdup(c->alpaca_url);
 	in->parser = frame_parser_new();
-	in->dedup = dedup_new(DEDUP_WINDOW_NS, DEDUP_MAX);
+	in->dedup = dedup_new(DEDUP_FEED_WINDOW_NS, DEDUP_FEED_ENTRIES);
 	in->seq = seq_map_new();
 	if (!in->feed || !in->url || !in->parser || !in->dedup || !in->seq) {
 		rc = -ENOMEM;
@@ -758,11 +755,8 @@ json_t *ingest_status_json(const struct ingest *in)
 
 ssize_t ingest_marker(struct ingest *in, uint64_t id, const char *detail, char *buf, size_t cap)
 {
-	struct envelope_conn_status cs = {
-		.ingest_ns = clock_real_ns(), .event_ns = clock_real_ns(), .feed = in->feed,
-		.seq = seq_map_next(in->seq, STATUS_SEQ_CHANNEL, in->feed), .status = ENVELOPE_CONN_CHECKPOINT,
-		.detail = detail, .has_attempt = true, .attempt = (int64_t)id};
-	return envelope_write_conn_status(&cs, buf, cap);
+	return envelope_write_marker(in->feed, seq_map_next(in->seq, SEQ_CHANNEL_CONN_STATUS, in->feed), id, detail, buf,
+				     cap);
 }
 
 const char *ingest_feed(const struct ingest *in)

@@ -18,9 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DEDUP_WINDOW_NS (120 * CLOCK_NS_PER_SEC)
-#define DEDUP_MAX 262144
-#define STATUS_SEQ_CHANNEL 250 /* as ingest: the seq of our connection status events */
 #define POS_MAX 1024           /* partitions of the three topics */
 #define REJECT_LOG_EVERY 1000  /* a malformed record is logged once per this many */
 
@@ -112,7 +109,7 @@ int tasource_new(uv_loop_t *loop, const struct conf *c, struct log *log, struct 
 	s->h = *h;
 	s->out = out;
 	s->feed = c->alpaca_feed;
-	s->dedup = dedup_new(DEDUP_WINDOW_NS, DEDUP_MAX);
+	s->dedup = dedup_new(DEDUP_FEED_WINDOW_NS, DEDUP_FEED_ENTRIES);
 	s->seq = seq_map_new();
 	s->saved = calloc(POS_MAX, sizeof(*s->saved));
 	s->pending = calloc(POS_MAX, sizeof(*s->pending));
@@ -316,11 +313,8 @@ void tasource_checkpointed(struct tasource *s)
 
 ssize_t tasource_marker(struct tasource *s, uint64_t id, const char *detail, char *buf, size_t cap)
 {
-	struct envelope_conn_status cs = {
-		.ingest_ns = clock_real_ns(), .event_ns = clock_real_ns(), .feed = s->feed,
-		.seq = seq_map_next(s->seq, STATUS_SEQ_CHANNEL, s->feed), .status = ENVELOPE_CONN_CHECKPOINT,
-		.detail = detail, .has_attempt = true, .attempt = (int64_t)id};
-	return envelope_write_conn_status(&cs, buf, cap);
+	return envelope_write_marker(s->feed, seq_map_next(s->seq, SEQ_CHANNEL_CONN_STATUS, s->feed), id, detail, buf,
+				     cap);
 }
 
 const char *tasource_key(const struct tasource *s)

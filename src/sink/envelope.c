@@ -424,3 +424,12 @@ int envelope_write_conn_status(const struct envelope_conn_status *s, char *buf, 
 	put_tail(&w, true, ENVELOPE_SOURCE_WS, has_ts, s->event_ns, s->feed, NULL);
 	return jw_done(&w);
 }
+
+int envelope_write_marker(const char *feed, int64_t seq, uint64_t id, const char *detail, char *buf, size_t cap)
+{
+	int64_t now = clock_real_ns();
+	struct envelope_conn_status cs = {.ingest_ns = now, .event_ns = now, .feed = feed, .seq = seq,
+					  .status = ENVELOPE_CONN_CHECKPOINT, .detail = detail, .has_attempt = true,
+					  .attempt = (int64_t)id};
+	return envelope_write_conn_status(&cs, buf, cap);
+}

@@ -97,3 +97,6 @@ struct envelope_conn_status {
  * attempt, gap_start, gap_end, dropped, schema_version:1}. Same return
  * convention as envelope_write; -EINVAL for a NULL feed or a bad status. */
 int envelope_write_conn_status(const struct envelope_conn_status *s, char *buf, size_t cap);
+/* The checkpoint marker (status `checkpoint`, attempt = id, detail as given)
+ * of a feed, stamped now; same return convention. */
+int envelope_write_marker(const char *feed, int64_t seq, uint64_t id, const char *detail, char *buf, size_t cap);

@@ -13,6 +13,10 @@ struct seq_map;
 struct seq_map *seq_map_new(void);
 void seq_map_free(struct seq_map *m);
 
+/* The counter of our connection status events (checkpoint markers
+ * included), keyed by the feed: beyond every event_kind. */
+#define SEQ_CHANNEL_CONN_STATUS 250u
+
 /* Returns the next seq (1, 2, ...) for (channel, symbol), or -ENOMEM.
  * `channel` is a small id (enum event_kind works). */
 int64_t seq_map_next(struct seq_map *m, unsigned channel, const char *symbol);

@@ -27,6 +27,10 @@
 
 #define DEDUP_FUTURE_SLACK_NS (60LL * 1000000000LL)
 #define DEDUP_MAX_ENTRIES (1u << 30)
+/* What torghutd uses per feed (ingest's Alpaca input, role=ta's raw-topic
+ * input): Alpaca restates recent messages after a reconnect within ~2 min. */
+#define DEDUP_FEED_WINDOW_NS (120LL * 1000000000LL)
+#define DEDUP_FEED_ENTRIES 262144u
 
 struct dedup;
 

@@ -604,6 +604,23 @@ static void test_conn_status_full(void **state)
 	json_decref(j);
 }
 
+/* The checkpoint marker that kafka_markers_match reads back. */
+static void test_marker(void **state)
+{
+	char buf[1024];
+	json_t *j = parse(buf, envelope_write_marker("iex", 7, 42, "txn=t tag=r.3", buf, sizeof(buf))), *p;
+	assert_str(j, "channel", "status");
+	assert_str(j, "symbol", "iex");
+	assert_int(j, "seq", 7);
+	p = json_object_get(j, "payload");
+	assert_keys(p, conn_keys, N_CONN_KEYS);
+	assert_str(p, "status", "checkpoint");
+	assert_int(p, "attempt", 42);
+	assert_str(p, "detail", "txn=t tag=r.3");
+	json_decref(j);
+	assert_int_equal(envelope_write_marker("iex", 7, 42, "x", buf, 8), -ENOSPC);
+}
+
 static void test_conn_status_nulls(void **state)
 {
 	static const char *const names[ENVELOPE_CONN_COUNT] = {
@@ -719,6 +736,7 @@ int main(void)
 		cmocka_unit_test(test_einval),
 		cmocka_unit_test(test_conn_status_full),
 		cmocka_unit_test(test_conn_status_nulls),
+		cmocka_unit_test(test_marker),
 		cmocka_unit_test(test_cache_same_bytes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
